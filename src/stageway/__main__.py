@@ -1,0 +1,3 @@
+from stageway.cli import main
+
+raise SystemExit(main())

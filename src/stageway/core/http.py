@@ -1,0 +1,74 @@
+"""Plain data that flows through the data plane: the request as received, where it was routed, the response.
+
+Pure module: no I/O. Everything that builds Lambda events, maps parameters or renders `$context` variables
+reads these objects, so they are the contract between the server and the pure logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class IncomingRequest:
+    """One client request, as the public listener received it."""
+
+    method: str
+    raw_path: str
+    """Path as sent on the wire: percent-encoding kept, no query string, stage prefix included."""
+    raw_query: str
+    """Query string without the leading `?`, exactly as sent ("" when there is none)."""
+    headers: list[tuple[str, str]]
+    """Header names lower-cased; order and repeats kept."""
+    body: bytes
+    source_ip: str
+    request_id: str
+    time_epoch_ms: int
+    host: str
+    """The Host header without port ("" when absent); becomes `requestContext.domainName`."""
+    scheme: str = "http"
+    server_port: int = 8080
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name: str) -> str | None:
+        """All values of a header (name lower-case) joined with "," as AWS joins them, or None."""
+        values = [value for key, value in self.headers if key == name]
+        return ",".join(values) if values else None
+
+
+@dataclass(slots=True)
+class RouteContext:
+    """Where the gateway routed a request: API, stage, route and what the route captured."""
+
+    api_id: str
+    account_id: str
+    region: str
+    stage: str
+    """`$default` or the stage name."""
+    route_key: str
+    """The matched route key: "GET /pets/{id}", "ANY /{proxy+}" or "$default"."""
+    path_parameters: dict[str, str]
+    """Percent-decoded values; a greedy variable's value has no leading slash."""
+    stage_variables: dict[str, str]
+    stage_raw_path: str
+    """The request path as AWS reports it (`rawPath`, 1.0 `path`): encoded, with a named stage's prefix."""
+    route_raw_path: str
+    """The path routes were matched against: encoded, without the stage prefix."""
+    domain_name: str = ""
+    authorizer: dict[str, object] | None = None
+
+    @property
+    def resource_path(self) -> str:
+        """The route's path template ("/pets/{id}"), or "$default" for the `$default` route."""
+        if self.route_key == "$default":
+            return "$default"
+        return self.route_key.split(" ", 1)[1]
+
+
+@dataclass(slots=True)
+class GatewayResponse:
+    """What goes back to the client. Header names are lower-case; repeats (set-cookie) are separate entries."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
