@@ -1,0 +1,36 @@
+"""Identifiers in AWS's formats (spec §1.2): 10-char API ids, 7-char route/integration ids, request ids."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import string
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def random_id(length: int) -> str:
+    """A lower-case alphanumeric id like AWS's (`bwop0s66op` for APIs, `cayxufa` for routes)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def stable_id(seed: str, length: int = 10) -> str:
+    """A lower-case alphanumeric id derived from `seed`, so an API defined in a file keeps its id."""
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[index])
+    return "".join(chars)
+
+
+def new_api_id() -> str:
+    return random_id(10)
+
+
+def new_request_id() -> str:
+    """15 url-safe base64 characters and `=`, like `JCIndgObPHcEJVQ=` (AWS's `apigw-requestid`)."""
+    # 11 random bytes encode to 15 characters plus one "=" of padding: exactly AWS's shape.
+    return base64.urlsafe_b64encode(os.urandom(11)).decode()
