@@ -1,0 +1,117 @@
+"""The `stageway` command. Parses arguments and calls into the package; holds no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stageway import __version__
+
+DEFAULT_STORE = "sqlite:///.stageway/state.db"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stageway",
+        description="A self-hostable gateway that serves HTTP APIs the way AWS API Gateway does.",
+    )
+    parser.add_argument("--version", action="version", version=f"stageway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the APIs of one or more YAML files",
+        description=(
+            "Load FILEs (YAML API definitions), apply them to the store, and serve every deployed stage. "
+            "An invalid file is refused before anything is served."
+        ),
+    )
+    serve.add_argument("files", nargs="*", type=Path, metavar="FILE", help="YAML API definition files")
+    serve.add_argument("--host", default="127.0.0.1", help="address of the public listener (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port of the public listener (default 8080)")
+    serve.add_argument(
+        "--default-api",
+        metavar="NAME|ID",
+        help="the API served for hosts that name none (default: the only API, if there is one)",
+    )
+    serve.add_argument(
+        "--store",
+        default=os.environ.get("STAGEWAY_STORE", DEFAULT_STORE),
+        metavar="URL",
+        help=f"where state lives: sqlite:///PATH or memory:// (default {DEFAULT_STORE}, env STAGEWAY_STORE)",
+    )
+    serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
+    serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    validate = commands.add_parser("validate", help="check YAML files and report every problem with its line")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        print(f"stageway {__version__}")
+        return 0
+    if args.command == "validate":
+        return _validate(args.files)
+    if args.command == "serve":
+        return _serve(args)
+    parser.print_help()
+    return 2
+
+
+def _validate(files: Sequence[Path]) -> int:
+    from stageway.config.loader import ConfigError, load_config
+
+    try:
+        config = load_config(files)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"ok: {len(config.apis)} API(s), {len(config.functions)} function(s)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from stageway.config.loader import ConfigError, load_config
+    from stageway.server.serve import ServeOptions, serve
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.files) if args.files else None
+    except ConfigError as error:
+        print(f"stageway: refusing to serve, the configuration has errors:\n{error}", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        files=args.files,
+        host=args.host,
+        port=args.port,
+        default_api=args.default_api,
+        store_url=args.store,
+        watch=args.watch,
+        access_log=not args.no_access_log,
+    )
+    if config is not None:
+        options.region, options.account_id = config.region, config.account_id
+    try:
+        return serve(options)
+    except OSError as error:  # the port is taken, the store cannot be opened, ...
+        print(f"stageway: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

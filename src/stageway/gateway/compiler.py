@@ -1,0 +1,155 @@
+"""Compile the store's deployments and stages into the plans the data plane serves.
+
+Runs once per change (a deployment, a stage update), never per request. Stage plans are cached by
+deployment id and stage settings, so a change to one API recompiles only what it touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from stageway.core.http_proxy import compile_uri_template
+from stageway.core.route_keys import parse_route_key
+from stageway.core.routing import RouteMatcher
+from stageway.core.validation import parse_lambda_arn
+from stageway.gateway.plan import (
+    ApiPlan,
+    GatewayPlan,
+    HttpProxyPlan,
+    IntegrationPlan,
+    LambdaPlan,
+    RoutePlan,
+    StagePlan,
+)
+from stageway.store.base import Document, Store
+from stageway.store.deployments import stage_snapshot
+
+log = logging.getLogger("stageway.compiler")
+
+DEFAULT_TIMEOUT_MS = 30_000
+
+
+class Compiler:
+    def __init__(self, *, region: str = "us-east-1", account_id: str = "123456789012") -> None:
+        self.region = region
+        self.account_id = account_id
+        self._stage_cache: dict[tuple[str, str], tuple[bytes, StagePlan]] = {}
+
+    def compile(self, store: Store, default_api: str | None = None) -> GatewayPlan:
+        """Everything deployed in the store, as one plan. `default_api` is an API name or id."""
+        version = store.version()
+        apis: dict[str, ApiPlan] = {}
+        live_keys: set[tuple[str, str]] = set()
+        for api in store.list("api"):
+            api_id = api["apiId"]
+            named: dict[str, StagePlan] = {}
+            default_stage: StagePlan | None = None
+            for stage in store.list("stage", api_id):
+                plan = self._stage_plan(store, api_id, stage)
+                if plan is None:
+                    continue
+                live_keys.add((api_id, stage["stageName"]))
+                if stage["stageName"] == "$default":
+                    default_stage = plan
+                else:
+                    named[stage["stageName"]] = plan
+            apis[api_id] = ApiPlan(
+                api_id=api_id,
+                name=api.get("name", ""),
+                stages=named,
+                default_stage=default_stage,
+                disable_execute_api_endpoint=bool(api.get("disableExecuteApiEndpoint", False)),
+            )
+        for key in set(self._stage_cache) - live_keys:
+            del self._stage_cache[key]
+        return GatewayPlan(
+            apis=apis,
+            default_api=_pick_default_api(apis, default_api),
+            region=self.region,
+            account_id=self.account_id,
+            version=version,
+        )
+
+    def _stage_plan(self, store: Store, api_id: str, stage: Document) -> StagePlan | None:
+        deployment_id = stage.get("deploymentId")
+        if not deployment_id:
+            # A stage with nothing deployed has nothing to route (spec §2.2): it answers 404.
+            return None
+        cache_key = (api_id, stage["stageName"])
+        fingerprint = orjson.dumps(stage, option=orjson.OPT_SORT_KEYS)
+        cached = self._stage_cache.get(cache_key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        snapshot = stage_snapshot(store, api_id, stage)
+        if snapshot is None:
+            log.warning("stage %s of API %s names a missing deployment %s", stage["stageName"], api_id, deployment_id)
+            return None
+        plan = self.compile_stage(api_id, stage, snapshot)
+        self._stage_cache[cache_key] = (fingerprint, plan)
+        return plan
+
+    def compile_stage(self, api_id: str, stage: Document, snapshot: dict[str, Any]) -> StagePlan:
+        integrations = {doc["integrationId"]: doc for doc in snapshot.get("integrations", [])}
+        routes: list[tuple[Any, RoutePlan]] = []
+        for route in snapshot.get("routes", []):
+            key = parse_route_key(route["routeKey"])
+            integration_id = _integration_id(route.get("target"))
+            integration_doc = integrations.get(integration_id) if integration_id else None
+            integration = (
+                self._integration_plan(integration_doc, is_default_route=key.is_default)
+                if integration_doc is not None
+                else None
+            )
+            routes.append((key, RoutePlan(route["routeKey"], route["routeId"], integration, integration_id)))
+        return StagePlan(
+            api_id=api_id,
+            stage_name=stage["stageName"],
+            deployment_id=stage["deploymentId"],
+            matcher=RouteMatcher.compile(routes),
+            stage_variables=dict(stage.get("stageVariables") or {}),
+        )
+
+    def _integration_plan(self, doc: Document, *, is_default_route: bool) -> IntegrationPlan | None:
+        timeout_s = int(doc.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
+        kind = doc.get("integrationType")
+        if kind == "HTTP_PROXY":
+            method = doc.get("integrationMethod") or "ANY"
+            return HttpProxyPlan(
+                uri=compile_uri_template(doc["integrationUri"]),
+                method=None if method == "ANY" else method,
+                timeout_s=timeout_s,
+                append_request_path=is_default_route,
+            )
+        if kind == "AWS_PROXY" and not doc.get("integrationSubtype"):
+            parsed = parse_lambda_arn(doc["integrationUri"])
+            if parsed is None:
+                log.warning("integration %s: not a Lambda ARN: %s", doc.get("integrationId"), doc["integrationUri"])
+                return None
+            region, account, name, qualifier = parsed
+            arn = f"arn:aws:lambda:{region}:{account}:function:{name}" + (f":{qualifier}" if qualifier else "")
+            return LambdaPlan(
+                function_name=name,
+                function_arn=arn,
+                payload_format_version=str(doc.get("payloadFormatVersion") or "2.0"),
+                timeout_s=timeout_s,
+            )
+        log.warning("integration %s: type %s is not served yet", doc.get("integrationId"), kind)
+        return None
+
+
+def _integration_id(target: str | None) -> str | None:
+    if target and target.startswith("integrations/"):
+        return target.removeprefix("integrations/")
+    return None
+
+
+def _pick_default_api(apis: dict[str, ApiPlan], wanted: str | None) -> ApiPlan | None:
+    if wanted:
+        for plan in apis.values():
+            if wanted in (plan.api_id, plan.name):
+                return plan
+        return None
+    return next(iter(apis.values())) if len(apis) == 1 else None

@@ -1,0 +1,82 @@
+"""Compiled plans: what the data plane needs to serve a stage, built once per deployment.
+
+Frozen, complete objects: the request path only reads them. A new deployment or stage change produces new
+plans, swapped in whole (`GatewayPlan` is replaced with one assignment, so a request sees the old or the new
+configuration, never a mix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from stageway.core.routing import RouteMatcher
+
+if TYPE_CHECKING:
+    from stageway.core.http_proxy import UriTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class HttpProxyPlan:
+    """An HTTP_PROXY integration as one route uses it."""
+
+    uri: UriTemplate
+    method: str | None
+    """The backend method, or None for `ANY` (the client's method is kept)."""
+    timeout_s: float
+    append_request_path: bool
+    """True for the `$default` route: AWS appends the full request path to the integration URI."""
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaPlan:
+    """An AWS_PROXY integration to a Lambda function."""
+
+    function_name: str
+    """The function's name; may hold `${stageVariables.x}`, resolved per request."""
+    function_arn: str
+    payload_format_version: str
+    timeout_s: float
+
+    @property
+    def has_stage_variables(self) -> bool:
+        return "${" in self.function_name
+
+
+IntegrationPlan = HttpProxyPlan | LambdaPlan
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    route_key: str
+    route_id: str
+    integration: IntegrationPlan | None
+    integration_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    api_id: str
+    stage_name: str
+    deployment_id: str
+    matcher: RouteMatcher[RoutePlan]
+    stage_variables: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPlan:
+    api_id: str
+    name: str
+    stages: dict[str, StagePlan]
+    """Named stages by name; the `$default` stage is kept apart in `default_stage`."""
+    default_stage: StagePlan | None
+    disable_execute_api_endpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPlan:
+    apis: dict[str, ApiPlan] = field(default_factory=dict)
+    default_api: ApiPlan | None = None
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    version: int = 0

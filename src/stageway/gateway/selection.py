@@ -1,0 +1,59 @@
+"""Which API and which stage a request is for (spec §2.2, §3.1). Pure: plans and strings in, plans out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stageway.gateway.plan import ApiPlan, GatewayPlan, StagePlan
+
+EXECUTE_API_LABEL = ".execute-api."
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    api: ApiPlan
+    stage: StagePlan
+    route_raw_path: str
+    """The encoded path routes are matched against: the stage segment removed."""
+
+
+def host_without_port(host: str) -> str:
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def select_api(plan: GatewayPlan, host: str) -> ApiPlan | None:
+    """`{apiId}.execute-api.<anything>` names its API; any other host gets the default API."""
+    index = host.find(EXECUTE_API_LABEL)
+    if index > 0:
+        api = plan.apis.get(host[:index])
+        # `disableExecuteApiEndpoint`: the execute-api host answers 404 on HTTP APIs (spec §3.1).
+        if api is None or api.disable_execute_api_endpoint:
+            return None
+        return api
+    return plan.default_api
+
+
+def select_stage(api: ApiPlan, raw_path: str) -> tuple[StagePlan, str] | None:
+    """A first path segment naming a stage picks it (and is consumed); otherwise `$default`, if any."""
+    if api.stages:
+        end = raw_path.find("/", 1)
+        first = raw_path[1:] if end == -1 else raw_path[1:end]
+        stage = api.stages.get(first)
+        if stage is not None:
+            # `/prod` selects stage prod with route path `/` (spec §2.2).
+            return stage, "/" if end == -1 else raw_path[end:]
+    if api.default_stage is not None:
+        return api.default_stage, raw_path
+    return None
+
+
+def select(plan: GatewayPlan, host: str, raw_path: str) -> Selection | None:
+    api = select_api(plan, host)
+    if api is None:
+        return None
+    chosen = select_stage(api, raw_path)
+    if chosen is None:
+        return None
+    return Selection(api, chosen[0], chosen[1])

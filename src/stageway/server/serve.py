@@ -1,0 +1,201 @@
+"""`stageway serve`: wire the store, the compiler, the runtime and the listeners together, and run them.
+
+Start-up order: load and validate every file (nothing is served if one is invalid), apply them to the
+store, compile plans, start the runtime and the listeners. Shutdown (SIGTERM / Ctrl-C): stop accepting,
+let in-flight requests finish, stop the function workers, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from stageway.config.apply import apply_config
+from stageway.config.loader import load_config
+from stageway.functions import LocalRuntime
+from stageway.gateway.compiler import Compiler
+from stageway.gateway.pipeline import Gateway
+from stageway.integrations.http_proxy import HttpProxyClient
+from stageway.server.access_log import AccessLog
+from stageway.server.asgi import DataPlaneApp
+from stageway.server.runtime_bridge import function_config
+from stageway.store.base import Store, open_store
+
+log = logging.getLogger("stageway")
+
+STORE_POLL_INTERVAL_S = 0.5
+"""How often another process's writes to a shared store are looked for (a deployment is live within 1 s)."""
+FILE_POLL_INTERVAL_S = 0.5
+
+
+@dataclass
+class ServeOptions:
+    files: Sequence[Path] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    default_api: str | None = None
+    store_url: str = "sqlite:///.stageway/state.db"
+    watch: bool = False
+    access_log: bool = True
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server whose signals we handle ourselves, so that several listeners stop together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Node:
+    """One running stageway: store, plans, runtime and listeners."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.store: Store = open_store(options.store_url)
+        self.compiler = Compiler(region=options.region, account_id=options.account_id)
+        self.runtime = LocalRuntime()
+        self.http_client = HttpProxyClient()
+        self.gateway = Gateway(self.compiler.compile(self.store, options.default_api), self.http_client, self.runtime)
+        self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None)
+        self._seen_version = -1
+        self._file_stamps: dict[Path, float] = {}
+        self._servers: list[_Server] = []
+
+    def apply_files(self, *, deploy_all_stages: bool) -> None:
+        if not self.options.files:
+            return
+        config = load_config(self.options.files)
+        if config.region != self.options.region or config.account_id != self.options.account_id:
+            self.options.region, self.options.account_id = config.region, config.account_id
+            self.compiler.region, self.compiler.account_id = config.region, config.account_id
+        apply_config(self.store, config, deploy_all_stages=deploy_all_stages)
+        self._file_stamps = _stamps(self.options.files)
+
+    def refresh(self) -> None:
+        """Recompile plans and functions if the store changed since the last look."""
+        version = self.store.version()
+        if version == self._seen_version:
+            return
+        self._seen_version = version
+        configs = [
+            config
+            for doc in self.store.list("function")
+            if (config := function_config(doc, region=self.options.region, account_id=self.options.account_id))
+        ]
+        self.runtime.set_functions(configs)
+        self.gateway.plan = self.compiler.compile(self.store, self.options.default_api)
+
+    def banner(self) -> str:
+        plan = self.gateway.plan
+        base = f"http://{self.options.host}:{self.options.port}"
+        lines = [f"stageway listening on {base}"]
+        for api in plan.apis.values():
+            marker = " (default API)" if plan.default_api is api else ""
+            lines.append(f"  API {api.name} id={api.api_id}{marker}")
+            host = f"http://{api.api_id}.execute-api.localhost:{self.options.port}"
+            if api.default_stage is not None:
+                lines.append(f"    stage $default   {host}/" + (f"  and {base}/" if marker else ""))
+            for name in api.stages:
+                lines.append(f"    stage {name:<9} {host}/{name}/" + (f"  and {base}/{name}/" if marker else ""))
+        if plan.default_api is None and len(plan.apis) > 1:
+            lines.append("  no default API: use the execute-api host names above, or --default-api NAME")
+        return "\n".join(lines)
+
+    async def run(self) -> None:
+        self.apply_files(deploy_all_stages=True)
+        self.refresh()
+        await self.runtime.start()
+        config = uvicorn.Config(
+            self.app,
+            host=self.options.host,
+            port=self.options.port,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+        )
+        data_plane = _Server(config)
+        self._servers = [data_plane]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+        watcher = asyncio.create_task(self._watch_changes())
+        try:
+            serving = asyncio.create_task(data_plane.serve())
+            while not data_plane.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if data_plane.started:
+                print(self.banner(), file=sys.stderr, flush=True)
+            await serving
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            if self.app.access_log is not None:
+                self.app.access_log.flush()
+            await self.runtime.close()
+            await self.http_client.close()
+            self.store.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def stop(self) -> None:
+        for server in self._servers:
+            if server.should_exit:
+                server.force_exit = True  # a second Ctrl-C stops at once
+            server.should_exit = True
+
+    async def _watch_changes(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_POLL_INTERVAL_S)
+            try:
+                if self.options.watch and _stamps(self.options.files) != self._file_stamps:
+                    self._reload_files()
+                self.refresh()
+            except Exception:  # the watcher must outlive any one bad change
+                log.exception("applying a configuration change failed; still serving the previous one")
+
+    def _reload_files(self) -> None:
+        self._file_stamps = _stamps(self.options.files)
+        try:
+            self.apply_files(deploy_all_stages=False)
+        except Exception as error:  # ConfigError: keep serving what was valid
+            log.error("not applied, the file has errors:\n%s", error)
+            return
+        log.warning("configuration reloaded from %s", ", ".join(map(str, self.options.files)))
+
+
+def _stamps(files: Sequence[Path]) -> dict[Path, float]:
+    stamps = {}
+    for path in files:
+        with contextlib.suppress(OSError):
+            stamps[path] = path.stat().st_mtime
+    return stamps
+
+
+def serve(options: ServeOptions) -> int:
+    """Run until stopped; the exit status for the CLI."""
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we support
+        runner = asyncio.run
+    node = Node(options)
+    runner(node.run())
+    return 0
