@@ -13,7 +13,8 @@ DEFAULT_ROUTE_KEY = "$default"
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 
 # AWS's own message and expression for a bad path part (spec §1.3; newer AWS versions also admit ':').
-PATH_PART_PATTERN = re.compile(r"^(\{[\w.:-]+\+?\}|[a-zA-Z0-9.:_-]+)$")
+# Used with fullmatch (Python's `$` also matches before a trailing newline) and ASCII `\w`, as in Java.
+PATH_PART_PATTERN = re.compile(r"^(\{[\w.:-]+\+?\}|[a-zA-Z0-9.:_-]+)$", re.ASCII)
 BAD_PATH_PART_MESSAGE = (
     "One or more path parts appear to be invalid. Parts are validated against this regular expression: "
     r"^(\{[\w.:-]+\+?\}|[a-zA-Z0-9.:_-]+)$"
@@ -80,7 +81,7 @@ def parse_route_key(key: object) -> RouteKey:
     parts = path[1:].split("/")
     segments: list[Segment] = []
     for index, part in enumerate(parts):
-        if not PATH_PART_PATTERN.match(part):
+        if not PATH_PART_PATTERN.fullmatch(part):
             raise RouteKeyError(BAD_PATH_PART_MESSAGE)
         is_variable = part.startswith("{")
         is_greedy = is_variable and part.endswith("+}")

@@ -1,0 +1,225 @@
+"""Lambda proxy request events, payload formats 2.0 and 1.0 (spec §4.2, §4.3, §13 items 6, 7, 15, 16, 24).
+
+Pure module: a request and its route in, a plain dict out. Every request to a Lambda integration passes
+through here, so the builders write each dict once, in AWS's key order, and never copy.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from stageway.core.clock import clf_time
+from stageway.core.http import IncomingRequest, RouteContext
+
+# AWS delivers a request body as text only for these media types (parameters ignored); everything else,
+# a missing Content-Type and form posts included, arrives base64-encoded (spec §4.2, §13 item 7).
+_TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "application/javascript"})
+
+
+def is_text_content_type(content_type: str | None) -> bool:
+    """Whether AWS hands a body of this Content-Type to Lambda as text rather than base64."""
+    if not content_type:
+        return False
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES
+
+
+def parse_query_string(raw_query: str) -> list[tuple[str, str]]:
+    """Decoded (name, value) pairs in order, as `urllib.parse.parse_qsl(raw_query, keep_blank_values=True)`.
+
+    A bare `a` gives ("a", ""), empty pieces (`a=1&&b=2`) are skipped and `+` means a space: AWS decodes
+    `?sort=-+createdAt` to `"- createdAt"`. Written out because most pieces need no decoding at all.
+    """
+    pairs: list[tuple[str, str]] = []
+    if not raw_query:
+        return pairs
+    for piece in raw_query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "))
+        if "%" in value or "+" in value:
+            value = unquote(value.replace("+", " "))
+        pairs.append((name, value))
+    return pairs
+
+
+def _body_fields(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """The event's `body` text and `isBase64Encoded` flag."""
+    if is_text_content_type(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            # A "text" body that is not UTF-8 cannot travel as JSON text; base64 keeps every byte [INF].
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def build_v2_event(
+    request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The payload format 2.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+    header_map: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        if name == "cookie":
+            # AWS splits every Cookie header into the `cookies` array and drops it from `headers`.
+            cookies.extend(part for part in (raw.strip() for raw in value.split(";")) if part)
+            continue
+        joined = header_map.get(name)
+        # AWS joins repeated headers with a comma and no space in payload 2.0.
+        header_map[name] = value if joined is None else f"{joined},{value}"
+
+    # 2.0 reports the path percent-decoded (`/users/John Doe`), the query string still encoded.
+    path = unquote(route.stage_raw_path)
+    domain_name = route.domain_name or request.host
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": path,
+        "rawQueryString": request.raw_query,
+    }
+    # Empty fields are omitted in 2.0, never null: strict validators reject null (spec §13 item 24).
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = header_map
+    query = parse_query_string(request.raw_query)
+    if query:
+        query_map: dict[str, str] = {}
+        for name, value in query:
+            joined = query_map.get(name)
+            query_map[name] = value if joined is None else f"{joined},{value}"
+        event["queryStringParameters"] = query_map
+    if route.path_parameters:
+        event["pathParameters"] = route.path_parameters
+    if route.stage_variables:
+        event["stageVariables"] = route.stage_variables
+
+    context: dict[str, Any] = {"accountId": route.account_id, "apiId": route.api_id}
+    if route.authorizer is not None:
+        context["authorizer"] = route.authorizer
+    context["domainName"] = domain_name
+    context["domainPrefix"] = domain_name.partition(".")[0]
+    context["http"] = {
+        "method": request.method,
+        "path": path,
+        "protocol": request.protocol,
+        "sourceIp": request.source_ip,
+        "userAgent": header_map.get("user-agent", ""),
+    }
+    context["requestId"] = request.request_id
+    context["routeKey"] = route.route_key
+    context["stage"] = route.stage
+    context["time"] = clf_time(request.time_epoch_ms)
+    context["timeEpoch"] = request.time_epoch_ms
+    event["requestContext"] = context
+
+    if request.body:
+        event["body"], event["isBase64Encoded"] = _body_fields(request.body, header_map.get("content-type"))
+    else:
+        # No body, no `body` key; the flag still follows the Content-Type rule: AWS's sample body-less GET
+        # without a Content-Type says `isBase64Encoded: true` (spec §4.2).
+        event["isBase64Encoded"] = not is_text_content_type(header_map.get("content-type"))
+    return event
+
+
+def build_v1_event(
+    request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The payload format 1.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+    # 1.0 keeps the Cookie header; the single-value maps hold the last value of a repeated name.
+    header_map: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        header_map[name] = value
+        values = multi_headers.get(name)
+        if values is None:
+            multi_headers[name] = [value]
+        else:
+            values.append(value)
+
+    query_map: dict[str, str] | None = None
+    multi_query: dict[str, list[str]] | None = None
+    query = parse_query_string(request.raw_query)
+    if query:
+        query_map = {}
+        multi_query = {}
+        for name, value in query:
+            query_map[name] = value
+            values = multi_query.get(name)
+            if values is None:
+                multi_query[name] = [value]
+            else:
+                values.append(value)
+
+    # 1.0 keeps the path as sent, percent-encoding included (`/prod/pets/John%20Doe`).
+    path = route.stage_raw_path
+    resource_path = route.resource_path
+    domain_name = route.domain_name or request.host
+    user_agent = header_map.get("user-agent")
+    # AWS's 1.0 example shows both keys null on a route without an authorizer.
+    authorizer = route.authorizer if route.authorizer is not None else {"claims": None, "scopes": None}
+    time_epoch_ms = request.time_epoch_ms
+
+    body: str | None = None
+    is_base64 = False
+    # Unlike 2.0, a body-less 1.0 event says `body: null, isBase64Encoded: false` (spec §4.3 example).
+    if request.body:
+        body, is_base64 = _body_fields(request.body, header_map.get("content-type"))
+
+    return {
+        "version": "1.0",
+        "resource": resource_path,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": header_map,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query_map,
+        "multiValueQueryStringParameters": multi_query,
+        "requestContext": {
+            "accountId": route.account_id,
+            "apiId": route.api_id,
+            "authorizer": authorizer,
+            "domainName": domain_name,
+            "domainPrefix": domain_name.partition(".")[0],
+            "extendedRequestId": request.request_id,
+            "httpMethod": request.method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": request.source_ip,
+                "user": None,
+                "userAgent": user_agent,
+                "userArn": None,
+                "clientCert": None,
+            },
+            "path": path,
+            "protocol": request.protocol,
+            "requestId": request.request_id,
+            "requestTime": clf_time(time_epoch_ms),
+            "requestTimeEpoch": time_epoch_ms,
+            "resourceId": None,
+            "resourcePath": resource_path,
+            "stage": route.stage,
+        },
+        "pathParameters": route.path_parameters or None,
+        "stageVariables": route.stage_variables or None,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """The event as the Invoke payload."""
+    return orjson.dumps(event)
