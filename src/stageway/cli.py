@@ -44,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"where state lives: sqlite:///PATH or memory:// (default {DEFAULT_STORE}, env STAGEWAY_STORE)",
     )
+    serve.add_argument(
+        "--admin-host", default="127.0.0.1", help="address of the admin listener (default: loopback only)"
+    )
+    serve.add_argument(
+        "--admin-port",
+        type=int,
+        default=8081,
+        help="port of the admin listener speaking apigatewayv2 and Lambda's API (default 8081)",
+    )
+    serve.add_argument("--no-admin", action="store_true", help="do not start the admin listener")
+    serve.add_argument(
+        "--admin-credentials",
+        default=os.environ.get("STAGEWAY_ADMIN_CREDENTIALS"),
+        metavar="KEY:SECRET[,KEY:SECRET]",
+        help="require admin requests signed (AWS SigV4) with one of these keys (env STAGEWAY_ADMIN_CREDENTIALS)",
+    )
     serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
     serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -103,6 +119,9 @@ def _serve(args: argparse.Namespace) -> int:
         store_url=args.store,
         watch=args.watch,
         access_log=not args.no_access_log,
+        admin_host=args.admin_host,
+        admin_port=None if args.no_admin else args.admin_port,
+        admin_credentials=args.admin_credentials,
     )
     if config is not None:
         options.region, options.account_id = config.region, config.account_id

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from stageway.core.http_proxy import compile_uri_template
-from stageway.core.route_keys import parse_route_key
+from stageway.core.route_keys import RouteKey, parse_route_key
 from stageway.core.routing import RouteMatcher
 from stageway.core.validation import parse_lambda_arn
 from stageway.gateway.plan import (
@@ -99,7 +99,7 @@ class Compiler:
             integration_id = _integration_id(route.get("target"))
             integration_doc = integrations.get(integration_id) if integration_id else None
             integration = (
-                self._integration_plan(integration_doc, is_default_route=key.is_default)
+                self._integration_plan(integration_doc, key)
                 if integration_doc is not None
                 else None
             )
@@ -112,16 +112,17 @@ class Compiler:
             stage_variables=dict(stage.get("stageVariables") or {}),
         )
 
-    def _integration_plan(self, doc: Document, *, is_default_route: bool) -> IntegrationPlan | None:
+    def _integration_plan(self, doc: Document, key: RouteKey) -> IntegrationPlan | None:
         timeout_s = int(doc.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
         kind = doc.get("integrationType")
         if kind == "HTTP_PROXY":
             method = doc.get("integrationMethod") or "ANY"
+            greedy = [segment.name for segment in key.segments if segment.is_greedy]
             return HttpProxyPlan(
-                uri=compile_uri_template(doc["integrationUri"]),
+                uri=compile_uri_template(doc["integrationUri"], greedy_parameters=greedy),
                 method=None if method == "ANY" else method,
                 timeout_s=timeout_s,
-                append_request_path=is_default_route,
+                append_request_path=key.is_default,
             )
         if kind == "AWS_PROXY" and not doc.get("integrationSubtype"):
             parsed = parse_lambda_arn(doc["integrationUri"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from stageway.core.errors import GatewayError, IntegrationFailure, NotFound
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
-from stageway.core.http_proxy import backend_request_headers
+from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
 from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import HttpProxyClient
@@ -106,9 +106,13 @@ class Gateway:
             append_path=request.raw_path if plan.append_request_path else None,
             raw_query=request.raw_query,
         )
+        try:
+            backend = parse_backend_url(url)
+        except BadBackendUrl as error:  # e.g. a stage variable that left the URL empty
+            raise IntegrationFailure(f"Invalid integration URL {url!r}: {error}") from None
         outgoing = backend_request_headers(
             headers,
-            backend_host=_url_host(url),
+            backend_host=backend.authority,
             original_host=request.host,
             client_ip=request.source_ip,
             scheme=request.scheme,
@@ -131,13 +135,3 @@ _PLACEHOLDER = GatewayResponse(500)
 def _error_exchange(request: IncomingRequest, error: GatewayError) -> Exchange:
     return Exchange(request, error.to_response(), error_message=error.message, integration_error=error.detail)
 
-
-def _url_host(url: str) -> str:
-    # "http://host:port/path" -> "host:port"; the Host header a backend expects.
-    rest = url.split("://", 1)[1]
-    end = len(rest)
-    for separator in "/?#":
-        index = rest.find(separator)
-        if index != -1 and index < end:
-            end = index
-    return rest[:end]

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from typing import TextIO
 
+from stageway.core.clock import clf_time
 from stageway.gateway.pipeline import Exchange
-
-
-def clf_time(epoch_ms: int) -> str:
-    """Common Log Format time, as AWS writes `$context.requestTime`: `12/Mar/2020:19:03:58 +0000`."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000))
 
 
 def default_line(exchange: Exchange, latency_ms: float) -> str:

@@ -120,7 +120,7 @@ async def _send_response(send: Send, response: GatewayResponse, request_id: str)
 
 
 # The server computes these itself; a copy from a backend or a function would contradict it.
-_SERVER_OWNED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "apigw-requestid"})
+_SERVER_OWNED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "apigw-requestid"})
 
 
 def _encode_header_value(value: str) -> bytes:

@@ -45,6 +45,11 @@ class ServeOptions:
     store_url: str = "sqlite:///.stageway/state.db"
     watch: bool = False
     access_log: bool = True
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = 8081
+    """None: no admin listener."""
+    admin_credentials: str | None = None
+    """`KEY:SECRET[,KEY:SECRET]`: admin requests must be signed (SigV4) with one of them."""
     region: str = "us-east-1"
     account_id: str = "123456789012"
     extra: dict[str, object] = field(default_factory=dict)
@@ -101,6 +106,11 @@ class Node:
         plan = self.gateway.plan
         base = f"http://{self.options.host}:{self.options.port}"
         lines = [f"stageway listening on {base}"]
+        if self.options.admin_port is not None:
+            signed = " (SigV4 required)" if self.options.admin_credentials else ""
+            lines.append(
+                f"  admin (apigatewayv2 + Lambda API): http://{self.options.admin_host}:{self.options.admin_port}{signed}"
+            )
         for api in plan.apis.values():
             marker = " (default API)" if plan.default_api is api else ""
             lines.append(f"  API {api.name} id={api.api_id}{marker}")
@@ -117,31 +127,31 @@ class Node:
         self.apply_files(deploy_all_stages=True)
         self.refresh()
         await self.runtime.start()
-        config = uvicorn.Config(
-            self.app,
-            host=self.options.host,
-            port=self.options.port,
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            server_header=False,
-            log_level="warning",
-            timeout_graceful_shutdown=30,
-        )
-        data_plane = _Server(config)
+        data_plane = _Server(_listener_config(self.app, self.options.host, self.options.port))
         self._servers = [data_plane]
+        if self.options.admin_port is not None:
+            from stageway.server.admin import build_admin_app
+
+            admin_app = build_admin_app(self)
+            self._servers.append(_Server(_listener_config(admin_app, self.options.admin_host, self.options.admin_port)))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         watcher = asyncio.create_task(self._watch_changes())
         try:
-            serving = asyncio.create_task(data_plane.serve())
-            while not data_plane.started and not serving.done():
+            serving = [asyncio.create_task(server.serve()) for server in self._servers]
+            while not all(server.started for server in self._servers) and not any(t.done() for t in serving):
                 await asyncio.sleep(0.01)
-            if data_plane.started:
+            if all(server.started for server in self._servers):
                 print(self.banner(), file=sys.stderr, flush=True)
-            await serving
+            else:
+                self.stop()  # one listener could not start (port taken): stop the others too
+            results = await asyncio.gather(*serving, return_exceptions=True)
+            for server, result in zip(self._servers, results):
+                if isinstance(result, BaseException):
+                    raise result
+                if not server.started:
+                    raise OSError(f"could not listen on {server.config.host}:{server.config.port}")
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -178,6 +188,21 @@ class Node:
             log.error("not applied, the file has errors:\n%s", error)
             return
         log.warning("configuration reloaded from %s", ", ".join(map(str, self.options.files)))
+
+
+def _listener_config(app: object, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        loop="none",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
 
 
 def _stamps(files: Sequence[Path]) -> dict[Path, float]:

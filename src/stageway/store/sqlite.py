@@ -35,13 +35,17 @@ class SqliteStore(Store):
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
-        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
+        return cls(cls.path_from_url(url))
+
+    @staticmethod
+    def path_from_url(url: str) -> Path:
+        """sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them."""
         path = url.removeprefix("sqlite:").removeprefix("//")
         if path.startswith("/"):
             path = path[1:]
         if not path:
             raise ValueError("sqlite store URL needs a path: sqlite:///.stageway/state.db")
-        return cls(Path(path))
+        return Path(path)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

@@ -1,0 +1,47 @@
+"""The admin listener: apigatewayv2 + Lambda's API over the node's store and runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stageway.control.app import AdminApp
+    from stageway.server.serve import Node
+
+
+def code_root_for(store_url: str) -> Path:
+    """Function code lives beside the database (`.stageway/functions/` for the default store)."""
+    if store_url.startswith("sqlite:"):
+        from stageway.store.sqlite import SqliteStore
+
+        path = SqliteStore.path_from_url(store_url)
+        return path.parent / "functions"
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="stageway-functions-"))
+
+
+def build_admin_app(node: Node) -> AdminApp:
+    from stageway.control.app import AdminApp
+    from stageway.control.auth import build_authenticator
+    from stageway.control.lambda_api import LambdaApi
+    from stageway.control.openapi_ops import OpenApiOps
+
+    options = node.options
+    lambda_api = LambdaApi(
+        node.store,
+        node.runtime,
+        code_root=code_root_for(options.store_url),
+        region=options.region,
+        account_id=options.account_id,
+    )
+    openapi = OpenApiOps(node.store, region=options.region, account_id=options.account_id, data_plane_port=options.port)
+    return AdminApp(
+        node.store,
+        region=options.region,
+        account_id=options.account_id,
+        data_plane_port=options.port,
+        extra_handlers=[lambda_api.handle, openapi.handle],
+        authenticate=build_authenticator(options.admin_credentials),
+    )

@@ -1,0 +1,104 @@
+"""Start a real `stageway serve` process for end-to-end tests, and stop it cleanly afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class StagewayServer:
+    """`stageway serve FILES --port P`, started as a subprocess, ready when it answers HTTP."""
+
+    def __init__(self, *files: Path, args: tuple[str, ...] = (), store: str = "memory://", cwd: Path | None = None):
+        self.port = free_port()
+        self.files = files
+        self.args = args
+        self.store = store
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 20) -> StagewayServer:
+        import tempfile
+
+        log_file = tempfile.NamedTemporaryFile(prefix="stageway-", suffix=".log", delete=False)
+        self.log_path = Path(log_file.name)
+        command = [
+            sys.executable, "-m", "stageway", "serve", *map(str, self.files),
+            "--port", str(self.port), "--store", self.store, *self.args,
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.cwd, env=env
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"stageway exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                if "listening on" in self.log():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"stageway did not start in {timeout_s}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, timeout_s: float = 20) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def __enter__(self) -> StagewayServer:
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.stop()
+
+
+def http(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes, list[tuple[str, str]]]:
+    """One request with the stdlib: (status, headers by lower-case name, body, every header pair)."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            pairs = [(k.lower(), v) for k, v in response.headers.items()]
+            return response.status, dict(pairs), response.read(), pairs
+    except urllib.error.HTTPError as error:
+        pairs = [(k.lower(), v) for k, v in error.headers.items()]
+        return error.code, dict(pairs), error.read(), pairs
