@@ -129,11 +129,9 @@ class Compiler:
             if parsed is None:
                 log.warning("integration %s: not a Lambda ARN: %s", doc.get("integrationId"), doc["integrationUri"])
                 return None
-            region, account, name, qualifier = parsed
-            arn = f"arn:aws:lambda:{region}:{account}:function:{name}" + (f":{qualifier}" if qualifier else "")
             return LambdaPlan(
-                function_name=name,
-                function_arn=arn,
+                function_name=parsed.name,
+                function_arn=parsed.function_arn,
                 payload_format_version=str(doc.get("payloadFormatVersion") or "2.0"),
                 timeout_s=timeout_s,
             )
