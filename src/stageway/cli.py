@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stageway import __version__
+from stageway import __version__, cli_commands
 
 DEFAULT_STORE = "sqlite:///.stageway/state.db"
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
     commands.add_parser("version", help="print the version")
+    cli_commands.add_subcommands(commands)
     return parser
 
 
@@ -81,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.files)
     if args.command == "serve":
         return _serve(args)
+    if args.command in cli_commands.COMMANDS:
+        return cli_commands.run(args)
     parser.print_help()
     return 2
 
@@ -111,6 +114,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"stageway: refusing to serve, the configuration has errors:\n{error}", file=sys.stderr)
         return 2
+    if args.admin_credentials:
+        from stageway.control.auth import CredentialsError, credentials_from
+
+        try:
+            credentials_from(args.admin_credentials)
+        except CredentialsError as error:
+            print(f"stageway: --admin-credentials: {error}", file=sys.stderr)
+            return 2
     options = ServeOptions(
         files=args.files,
         host=args.host,

@@ -24,14 +24,14 @@ def apply_config(store: Store, config: ConfigSpec, *, deploy_all_stages: bool = 
     with store.transaction():
         wanted_functions = {function.name for function in config.functions}
         for old in store.list("function"):
-            if old.get("stageway") == MANAGED_BY_FILE and old["FunctionName"] not in wanted_functions:
+            if _managed_by_file(old) and old["FunctionName"] not in wanted_functions:
                 store.delete("function", "", old["FunctionName"])
         for function in config.functions:
             _put_if_changed(store, "function", "", function.name, _function_document(function, config))
 
         wanted_apis = {api.api_id for api in config.apis}
         for old in store.list("api"):
-            if old.get("stageway") == MANAGED_BY_FILE and old["apiId"] not in wanted_apis:
+            if _managed_by_file(old) and old["apiId"] not in wanted_apis:
                 delete_api(store, old["apiId"])
         for api in config.apis:
             _apply_api(store, api, deploy_all_stages)
@@ -44,7 +44,7 @@ def _apply_api(store: Store, api: ApiSpec, deploy_all_stages: bool) -> None:
         "apiId": api_id,
         "name": api.name,
         "protocolType": "HTTP",
-        "routeSelectionExpression": "${request.method} ${request.path}",
+        "routeSelectionExpression": "$request.method $request.path",
         "apiKeySelectionExpression": "$request.header.x-api-key",
         "disableExecuteApiEndpoint": False,
         "createdDate": existing["createdDate"] if existing else now_iso(),
@@ -120,6 +120,11 @@ def delete_api(store: Store, api_id: str) -> None:
                 if kind == "deployment":
                     store.delete("snapshot", api_id, doc[key])
         store.delete("api", "", api_id)
+        # API mappings of custom domains that pointed at this API go with it: they would route nowhere.
+        for domain in store.list("domain"):
+            for mapping in store.list("mapping", domain["domainName"]):
+                if mapping.get("apiId") == api_id:
+                    store.delete("mapping", domain["domainName"], mapping["apiMappingId"])
 
 
 def _function_document(function: FunctionSpec, config: ConfigSpec) -> Document:
@@ -143,6 +148,10 @@ def _function_document(function: FunctionSpec, config: ConfigSpec) -> Document:
     if function.reserved_concurrency is not None:
         doc["ReservedConcurrentExecutions"] = function.reserved_concurrency
     return doc
+
+
+def _managed_by_file(doc: Document) -> bool:
+    return bool((doc.get("stageway") or {}).get("managedBy") == "file")
 
 
 def _put_if_changed(store: Store, kind: str, parent: str, id: str, doc: Document) -> None:

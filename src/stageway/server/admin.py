@@ -17,9 +17,14 @@ def code_root_for(store_url: str) -> Path:
 
         path = SqliteStore.path_from_url(store_url)
         return path.parent / "functions"
+    # memory://: the code is as throw-away as the rest of the state.
+    import atexit
+    import shutil
     import tempfile
 
-    return Path(tempfile.mkdtemp(prefix="stageway-functions-"))
+    folder = Path(tempfile.mkdtemp(prefix="stageway-functions-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def build_admin_app(node: Node) -> AdminApp:

@@ -126,6 +126,13 @@ class Node:
     async def run(self) -> None:
         self.apply_files(deploy_all_stages=True)
         self.refresh()
+        loop = asyncio.get_running_loop()
+        # Writes from the admin listener happen in worker threads: hop to the loop, then recompile at once
+        # (the poll in _watch_changes still catches writes made by other processes).
+        def on_change(_version: int) -> None:
+            loop.call_soon_threadsafe(self._refresh_safely)
+
+        self.store.subscribe(on_change)
         await self.runtime.start()
         data_plane = _Server(_listener_config(self.app, self.options.host, self.options.port))
         self._servers = [data_plane]
@@ -134,7 +141,6 @@ class Node:
 
             admin_app = build_admin_app(self)
             self._servers.append(_Server(_listener_config(admin_app, self.options.admin_host, self.options.admin_port)))
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         watcher = asyncio.create_task(self._watch_changes())
@@ -163,6 +169,12 @@ class Node:
             self.store.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+    def _refresh_safely(self) -> None:
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("applying a configuration change failed; still serving the previous one")
 
     def stop(self) -> None:
         for server in self._servers:
@@ -200,6 +212,8 @@ def _listener_config(app: object, host: str, port: int) -> uvicorn.Config:
         lifespan="off",
         access_log=False,
         server_header=False,
+        # The client address is the TCP peer, as AWS's `sourceIp` is; X-Forwarded-For is the client's to send.
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
@@ -215,12 +229,11 @@ def _stamps(files: Sequence[Path]) -> dict[Path, float]:
 
 def serve(options: ServeOptions) -> int:
     """Run until stopped; the exit status for the CLI."""
+    node = Node(options)
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we support
-        runner = asyncio.run
-    node = Node(options)
-    runner(node.run())
+        asyncio.run(node.run())
+    else:
+        uvloop.run(node.run())
     return 0

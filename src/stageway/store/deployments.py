@@ -16,7 +16,7 @@ from stageway.core.ids import random_id
 from stageway.store.base import Document, Store
 
 # API fields that belong to a deployment; everything else on the API (name, tags, description) is live.
-SNAPSHOT_API_FIELDS = ("corsConfiguration", "disableExecuteApiEndpoint", "name")
+SNAPSHOT_API_FIELDS = ("corsConfiguration", "name")
 
 
 def now_iso() -> str:

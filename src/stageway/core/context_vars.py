@@ -1,0 +1,416 @@
+"""`$context` variables of HTTP APIs and the access-log formats that print them (spec §10).
+
+Pure module. A deployment compiles each access-log format once with `compile_log_format`: the template
+is cut into literal text and one resolver function per `$context.x` reference, so rendering a log line is
+a walk over a tuple with no parsing. Parameter mapping (`core/mapping.py`) resolves `$context.x` values
+through the same `resolver_for`, so both speak one list of variables.
+
+Per request the pipeline builds one `ContextVariables` view from the request, the route it matched (None
+for a 404 before any route) and `RequestFacts`, the few things only the pipeline learns while answering.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from stageway.core.clock import clf_time
+from stageway.core.http import IncomingRequest, RouteContext
+from stageway.core.validation import ValidationError
+
+MAX_LOG_FORMAT_BYTES = 3 * 1024  # quota "Access log template size", not adjustable (spec §11.3)
+MISSING = "-"  # what a variable without a value prints, as in every AWS access log
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the pipeline learns while answering a request: everything `$context` needs beyond the request
+    and its route. Fields left at their defaults print as `-`."""
+
+    status: int | None = None
+    """The status code sent to the client (`$context.status`)."""
+    response_length: int | None = None
+    """Bytes of the response body (`$context.responseLength`)."""
+    response_latency_ms: int | None = None
+    """Whole request, first byte in to last byte out (`$context.responseLatency`)."""
+    integration_status: int | None = None
+    """The backend's status: an HTTP backend's response code, a Lambda function's `statusCode`
+    (`$context.integration.status`)."""
+    integration_invoke_status: int | None = None
+    """Lambda integrations only: the Lambda service's answer to Invoke (200 for any invocation that ran,
+    even one whose function failed). `$context.integrationStatus` and `$context.integration.integrationStatus`
+    print it; for an HTTP backend, which has no such layer, they print `integration_status` (spec §10.1 note)."""
+    integration_latency_ms: int | None = None
+    integration_error: str = ""
+    """Why the integration failed (`$context.integrationErrorMessage`, `$context.integration.error`)."""
+    integration_request_id: str = ""
+    """The AWS endpoint's request id: Lambda's `x-amzn-RequestId` (`$context.awsEndpointRequestId`,
+    `$context.integration.requestId`)."""
+    integration_request_id2: str = ""
+    """The AWS endpoint's `x-amz-id-2` (`$context.awsEndpointRequestId2`)."""
+    error_message: str = ""
+    """The message of an error the gateway answered itself: "Not Found", "Unauthorized", ..."""
+    error_response_type: str = ""
+    """The kind of that error: `UNAUTHORIZED`, `THROTTLED`, `INTEGRATION_FAILURE`, ... (names [INF])."""
+    authorizer_error: str = ""
+    """Why an authorizer refused or failed (`$context.authorizer.error`)."""
+    base_path_matched: str = ""
+    """The API mapping key a custom-domain request matched (`$context.customDomain.basePathMatched`)."""
+    data_processed: int | None = None
+    """Bytes processed, request and response together (`$context.dataProcessed`)."""
+
+
+_NO_FACTS = RequestFacts()
+
+
+class ContextVariables:
+    """The `$context` values of one request. Build it once per request; `lookup` and the compiled log
+    formats and parameter mappings read it."""
+
+    __slots__ = ("facts", "request", "route")
+
+    def __init__(
+        self, request: IncomingRequest, route: RouteContext | None, facts: RequestFacts | None = None
+    ) -> None:
+        self.request = request
+        self.route = route
+        self.facts = facts if facts is not None else _NO_FACTS
+
+    def lookup(self, name: str) -> str | None:
+        """The value of `$context.<name>` (`name` without the `$context.` prefix), or None when the
+        request has none or the variable does not exist."""
+        resolve = resolver_for(name)
+        return resolve(self) if resolve is not None else None
+
+
+Resolver = Callable[[ContextVariables], "str | None"]
+
+
+def _text(value: object) -> str | None:
+    """How AWS prints a value that is not a string: Lambda authorizer context numbers and booleans keep
+    their JSON form (`1`, `true`), spec §10.1."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _number(value: int | float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _nonempty(value: str) -> str | None:
+    return value or None
+
+
+def _domain_name(v: ContextVariables) -> str | None:
+    if v.route is not None and v.route.domain_name:
+        return v.route.domain_name
+    return v.request.host or None
+
+
+def _domain_prefix(v: ContextVariables) -> str | None:
+    name = _domain_name(v)
+    return name.partition(".")[0] if name else None
+
+
+def _authorizer_section(v: ContextVariables, section: str) -> Mapping[str, Any] | None:
+    """A part of the route's authorizer result, in payload 2.0's `requestContext.authorizer` shape:
+    `{"jwt": {"claims", "scopes"}}`, `{"lambda": {...context}}` or `{"iam": {...}}`."""
+    authorizer = v.route.authorizer if v.route is not None else None
+    if not authorizer:
+        return None
+    part = authorizer.get(section)
+    return part if isinstance(part, Mapping) else None
+
+
+def _claim(name: str) -> Resolver:
+    def resolve(v: ContextVariables) -> str | None:
+        jwt = _authorizer_section(v, "jwt")
+        claims = jwt.get("claims") if jwt is not None else None
+        return _text(claims.get(name)) if isinstance(claims, Mapping) else None
+
+    return resolve
+
+
+def _authorizer_property(name: str) -> Resolver:
+    # `$context.authorizer.key` reads the Lambda authorizer's `context` map; an authorizer result in
+    # the flat 1.0-style shape (keys directly under `authorizer`) is read too.
+    def resolve(v: ContextVariables) -> str | None:
+        lambda_context = _authorizer_section(v, "lambda")
+        if lambda_context is not None and name in lambda_context:
+            return _text(lambda_context[name])
+        authorizer = v.route.authorizer if v.route is not None else None
+        if authorizer and name not in ("jwt", "lambda", "iam"):
+            return _text(authorizer.get(name))
+        return None
+
+    return resolve
+
+
+def _iam(field: str) -> Resolver:
+    def resolve(v: ContextVariables) -> str | None:
+        iam = _authorizer_section(v, "iam")
+        return _text(iam.get(field)) if iam is not None else None
+
+    return resolve
+
+
+def _cognito(field: str) -> Resolver:
+    def resolve(v: ContextVariables) -> str | None:
+        iam = _authorizer_section(v, "iam")
+        cognito = iam.get("cognitoIdentity") if iam is not None else None
+        return _text(cognito.get(field)) if isinstance(cognito, Mapping) else None
+
+    return resolve
+
+
+def _cognito_amr(index: int) -> Resolver:
+    # REST's cognitoAuthenticationType / Provider come from the identity's `amr` list:
+    # ["authenticated", "<provider>", ...] [INF for HTTP APIs].
+    def resolve(v: ContextVariables) -> str | None:
+        iam = _authorizer_section(v, "iam")
+        cognito = iam.get("cognitoIdentity") if iam is not None else None
+        amr = cognito.get("amr") if isinstance(cognito, Mapping) else None
+        if not isinstance(amr, list) or len(amr) <= index:
+            return None
+        if index == 0:
+            return _text(amr[0])
+        return ",".join(str(entry) for entry in amr[1:])
+
+    return resolve
+
+
+def _principal_id(v: ContextVariables) -> str | None:
+    lambda_context = _authorizer_section(v, "lambda")
+    if lambda_context is not None and "principalId" in lambda_context:
+        return _text(lambda_context["principalId"])
+    authorizer = v.route.authorizer if v.route is not None else None
+    return _text(authorizer.get("principalId")) if authorizer else None
+
+
+def _integration_status(v: ContextVariables) -> str | None:
+    facts = v.facts
+    status = facts.integration_invoke_status
+    return _number(status if status is not None else facts.integration_status)
+
+
+def _error_message_string(v: ContextVariables) -> str | None:
+    message = v.facts.error_message
+    return f'"{message}"' if message else None
+
+
+def _no_value(v: ContextVariables) -> str | None:
+    return None
+
+
+# Every variable AWS lists for HTTP APIs (http-api-logging-variables), by name after `$context.`.
+_RESOLVERS: dict[str, Resolver] = {
+    "accountId": lambda v: v.route.account_id if v.route is not None else None,
+    "apiId": lambda v: v.route.api_id if v.route is not None else None,
+    "authorizer.error": lambda v: _nonempty(v.facts.authorizer_error),
+    "authorizer.principalId": _principal_id,
+    "awsEndpointRequestId": lambda v: _nonempty(v.facts.integration_request_id),
+    "awsEndpointRequestId2": lambda v: _nonempty(v.facts.integration_request_id2),
+    "customDomain.basePathMatched": lambda v: _nonempty(v.facts.base_path_matched),
+    "dataProcessed": lambda v: _number(v.facts.data_processed),
+    "domainName": _domain_name,
+    "domainPrefix": _domain_prefix,
+    "error.message": lambda v: _nonempty(v.facts.error_message),
+    "error.messageString": _error_message_string,
+    "error.responseType": lambda v: _nonempty(v.facts.error_response_type),
+    "extendedRequestId": lambda v: v.request.request_id,
+    "httpMethod": lambda v: v.request.method,
+    "identity.accountId": _iam("accountId"),
+    "identity.caller": _iam("callerId"),
+    "identity.cognitoAuthenticationProvider": _cognito_amr(1),
+    "identity.cognitoAuthenticationType": _cognito_amr(0),
+    "identity.cognitoIdentityId": _cognito("identityId"),
+    "identity.cognitoIdentityPoolId": _cognito("identityPoolId"),
+    "identity.principalOrgId": _iam("principalOrgId"),
+    # Mutual TLS is not offered by the listener, so a client certificate is never there.
+    "identity.clientCert.clientCertPem": _no_value,
+    "identity.clientCert.subjectDN": _no_value,
+    "identity.clientCert.issuerDN": _no_value,
+    "identity.clientCert.serialNumber": _no_value,
+    "identity.clientCert.validity.notBefore": _no_value,
+    "identity.clientCert.validity.notAfter": _no_value,
+    "identity.sourceIp": lambda v: v.request.source_ip or None,
+    "identity.user": _iam("userId"),
+    "identity.userAgent": lambda v: v.request.header("user-agent"),
+    "identity.userArn": _iam("userArn"),
+    "integration.error": lambda v: _nonempty(v.facts.integration_error),
+    "integration.integrationStatus": _integration_status,
+    "integration.latency": lambda v: _number(v.facts.integration_latency_ms),
+    "integration.requestId": lambda v: _nonempty(v.facts.integration_request_id),
+    "integration.status": lambda v: _number(v.facts.integration_status),
+    "integrationErrorMessage": lambda v: _nonempty(v.facts.integration_error),
+    "integrationLatency": lambda v: _number(v.facts.integration_latency_ms),
+    "integrationStatus": _integration_status,
+    # The path as the client sent it, a named stage's prefix included (`/prod/pets/1`).
+    "path": lambda v: v.route.stage_raw_path if v.route is not None else v.request.raw_path,
+    # AWS logs every request as HTTP/1.1, HTTP/2 clients included (spec §10.1).
+    "protocol": lambda v: "HTTP/1.1",
+    "requestId": lambda v: v.request.request_id,
+    "requestTime": lambda v: clf_time(v.request.time_epoch_ms),
+    "requestTimeEpoch": lambda v: str(v.request.time_epoch_ms),
+    "responseLatency": lambda v: _number(v.facts.response_latency_ms),
+    "responseLength": lambda v: _number(v.facts.response_length),
+    "routeKey": lambda v: v.route.route_key if v.route is not None else None,
+    "stage": lambda v: v.route.stage if v.route is not None else None,
+    "status": lambda v: _number(v.facts.status),
+}
+
+_CLAIMS_PREFIX = "authorizer.claims."
+_AUTHORIZER_PREFIX = "authorizer."
+# AWS: context variable names may contain only `.` and `_` besides letters and digits.
+_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
+
+
+def resolver_for(name: str) -> Resolver | None:
+    """The function that computes `$context.<name>` for a request, or None when HTTP APIs have no such
+    variable. Called at configuration time; the result is kept in the compiled format or mapping."""
+    resolve = _RESOLVERS.get(name)
+    if resolve is not None:
+        return resolve
+    if not _VARIABLE_NAME.match(name):
+        return None
+    if name.startswith(_CLAIMS_PREFIX):
+        return _claim(name[len(_CLAIMS_PREFIX) :])
+    if name == "authorizer.claims":
+        return _no_value  # AWS: "Calling $context.authorizer.claims returns null."
+    if name.startswith(_AUTHORIZER_PREFIX):
+        return _authorizer_property(name[len(_AUTHORIZER_PREFIX) :])
+    return None
+
+
+def is_context_variable(name: str) -> bool:
+    return resolver_for(name) is not None
+
+
+# --------------------------------------------------------------------------------------------------
+# Access-log formats
+
+
+# Console presets (spec §10.2), usable as defaults.
+CLF_FORMAT = (
+    '$context.identity.sourceIp - - [$context.requestTime] "$context.httpMethod $context.routeKey '
+    '$context.protocol" $context.status $context.responseLength $context.requestId'
+)
+JSON_FORMAT = (
+    '{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", '
+    '"requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod",'
+    '"routeKey":"$context.routeKey", "status":"$context.status","protocol":"$context.protocol", '
+    '"responseLength":"$context.responseLength" }'
+)
+XML_FORMAT = (
+    '<request id="$context.requestId"> <ip>$context.identity.sourceIp</ip> '
+    "<requestTime>$context.requestTime</requestTime> <httpMethod>$context.httpMethod</httpMethod> "
+    "<routeKey>$context.routeKey</routeKey> <status>$context.status</status> "
+    "<protocol>$context.protocol</protocol> <responseLength>$context.responseLength</responseLength> "
+    "</request>"
+)
+CSV_FORMAT = (
+    "$context.identity.sourceIp,$context.requestTime,$context.httpMethod,$context.routeKey,"
+    "$context.protocol,$context.status,$context.responseLength,$context.requestId"
+)
+
+# `$context.name` (Velocity's shorthand) or `${context.name}` (its formal notation). A shorthand name
+# cannot end with a dot: `$context.status.` is the status followed by a full stop.
+_LOG_REFERENCE = re.compile(r"\$\{context\.([A-Za-z0-9_.]+)\}|\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+
+_FORMAT_FIELD = ("accessLogSettings", "format")
+
+
+def _json_escape(text: str) -> str:
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def _line_escape(text: str) -> str:
+    # One request, one line: a value cannot start a forged log line.
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    name: str
+    resolve: Resolver | None
+    """None for a name HTTP APIs do not define: it always prints `-`."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFormat:
+    """An access-log format cut into literal text and `$context` references, ready to render."""
+
+    template: str
+    parts: tuple[str | _Reference, ...]
+    json: bool
+    """True for a format that is a JSON object: values are escaped to stay valid JSON string content."""
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(part.name for part in self.parts if isinstance(part, _Reference))
+
+    def render(self, variables: ContextVariables) -> str:
+        """One log line. Values are substituted textually, as AWS does (the template quotes them); a
+        variable without a value prints `-`."""
+        escape = _json_escape if self.json else _line_escape
+        pieces: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = part.resolve(variables) if part.resolve is not None else None
+            if value is None:
+                pieces.append(MISSING)
+            elif part.name == "error.messageString" and self.json:
+                # Already quoted for JSON: escape what is inside the quotes only.
+                pieces.append(f'"{_json_escape(value[1:-1])}"')
+            else:
+                pieces.append(escape(value))
+        return "".join(pieces)
+
+
+def compile_log_format(template: str) -> LogFormat:
+    """Check an access-log format as AWS does at CreateStage / UpdateStage and compile it.
+
+    AWS requires `$context.requestId` or `$context.extendedRequestId` and at most 3 KB (spec §2.5,
+    §11.3); the format is a single line. A `$context.x` that HTTP APIs do not define is accepted and
+    prints `-`: AWS documents no check of variable names in access-log formats, and unavailable values
+    print `-` (spec §10) [INF].
+    """
+    if not isinstance(template, str) or not template:
+        raise ValidationError("accessLogSettings needs format (a string)", _FORMAT_FIELD)
+    if len(template.encode()) > MAX_LOG_FORMAT_BYTES:
+        raise ValidationError("Access log format must not exceed 3 KB", _FORMAT_FIELD)
+    if "\n" in template or "\r" in template:
+        raise ValidationError("Access log format must be a single line", _FORMAT_FIELD)
+    parts: list[str | _Reference] = []
+    position = 0
+    for match in _LOG_REFERENCE.finditer(template):
+        if match.start() > position:
+            parts.append(template[position : match.start()])
+        name = match.group(1) or match.group(2)
+        parts.append(_Reference(name, resolver_for(name)))
+        position = match.end()
+    if position < len(template):
+        parts.append(template[position:])
+    log_format = LogFormat(template, tuple(parts), template.lstrip().startswith("{"))
+    if not {"requestId", "extendedRequestId"} & set(log_format.variables):
+        # [DOC] service model AccessLogSettings: "The format must include at least $context.requestId";
+        # the HTTP API logging guide accepts $context.extendedRequestId instead.
+        raise ValidationError(
+            "Access log format must contain $context.requestId or $context.extendedRequestId", _FORMAT_FIELD
+        )
+    return log_format

@@ -1,0 +1,204 @@
+"""The server side of AWS's Lambda Runtime API, one endpoint per worker.
+
+A worker (stageway's bootstrap, or AWS's own `awslambdaric`) finds its endpoint in
+`AWS_LAMBDA_RUNTIME_API` and speaks plain HTTP/1.1 to it:
+
+    GET  /2018-06-01/runtime/invocation/next          -> 200, the event, Lambda-Runtime-* headers
+    POST /2018-06-01/runtime/invocation/{id}/response -> 202
+    POST /2018-06-01/runtime/invocation/{id}/error    -> 202
+    POST /2018-06-01/runtime/init/error               -> 202
+
+The routing and the bytes of every answer are plain functions (`route_request`, `next_invocation_head`,
+...); `RuntimeApiConnection` only feeds socket bytes to httptools and hands complete requests to the
+worker that owns the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Protocol, cast
+
+import httptools
+import orjson
+
+from stageway.functions.config import MAX_RESPONSE_BYTES
+
+API_VERSION_PREFIX = b"/2018-06-01/runtime/"
+_INVOCATION_PREFIX = b"/2018-06-01/runtime/invocation/"
+_NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
+_INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
+
+
+class Route(enum.Enum):
+    NEXT = "next"
+    RESPONSE = "response"
+    ERROR = "error"
+    INIT_ERROR = "init/error"
+    NOT_FOUND = "not found"
+
+
+def route_request(method: bytes, path: bytes) -> tuple[Route, str]:
+    """Which Runtime API call a request is, and the request id it names ("" when none)."""
+    if path == _NEXT_PATH:
+        return (Route.NEXT, "") if method == b"GET" else (Route.NOT_FOUND, "")
+    if method != b"POST":
+        return Route.NOT_FOUND, ""
+    if path == _INIT_ERROR_PATH:
+        return Route.INIT_ERROR, ""
+    if path.startswith(_INVOCATION_PREFIX):
+        rest = path[len(_INVOCATION_PREFIX) :]
+        if rest.endswith(b"/response"):
+            return Route.RESPONSE, rest[: -len(b"/response")].decode("ascii", "replace")
+        if rest.endswith(b"/error"):
+            return Route.ERROR, rest[: -len(b"/error")].decode("ascii", "replace")
+    return Route.NOT_FOUND, ""
+
+
+def next_invocation_head(
+    *,
+    request_id: str,
+    deadline_ms: int,
+    function_arn: str,
+    trace_id: str,
+    client_context: str | None,
+    content_length: int,
+) -> bytes:
+    """Status line and headers of the answer to `GET .../invocation/next` (the event is the body)."""
+    client_context_header = (
+        f"Lambda-Runtime-Client-Context: {client_context}\r\n" if client_context is not None else ""
+    )
+    return (
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/json\r\n"
+        f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
+        f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
+        f"Lambda-Runtime-Invoked-Function-Arn: {function_arn}\r\n"
+        f"Lambda-Runtime-Trace-Id: {trace_id}\r\n"
+        f"{client_context_header}"
+        f"Content-Length: {content_length}\r\n"
+        "\r\n"
+    ).encode()
+
+
+ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def error_answer(status: int, reason: str, error_type: str, message: str) -> bytes:
+    """RAPID's error answers: a JSON body with `errorType` and `errorMessage`."""
+    body = orjson.dumps({"errorMessage": message, "errorType": error_type})
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+NOT_FOUND = error_answer(404, "Not Found", "InvalidRequest", "Unknown Runtime API endpoint")
+INVALID_REQUEST_ID = error_answer(400, "Bad Request", "InvalidRequestID", "Invalid request ID")
+PAYLOAD_TOO_LARGE = error_answer(
+    413,
+    "Request Entity Too Large",
+    "RequestEntityTooLarge",
+    f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+)
+BAD_REQUEST = error_answer(400, "Bad Request", "InvalidRequest", "Malformed HTTP request")
+
+
+class RuntimeApiHandler(Protocol):
+    """The worker behind one endpoint; every call gets the connection to answer on."""
+
+    def connection_made(self, conn: RuntimeApiConnection) -> None: ...
+
+    def connection_lost(self, conn: RuntimeApiConnection) -> None: ...
+
+    def on_next(self, conn: RuntimeApiConnection) -> None: ...
+
+    def on_result(
+        self, conn: RuntimeApiConnection, route: Route, request_id: str, body: bytes | None, size: int,
+        error_type: str | None,
+    ) -> None:
+        """A posted response, invocation error or init error; `body` is None when over the size limit."""
+
+
+class RuntimeApiConnection(asyncio.Protocol):
+    """One HTTP/1.1 connection from a worker; requests are parsed by httptools' callbacks below."""
+
+    def __init__(self, handler: RuntimeApiHandler) -> None:
+        self._handler = handler
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._body: list[bytes] = []
+        self._size = 0
+        self._error_type: str | None = None
+        self._close_after_answer = False
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self._handler.connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._close_after_answer = True
+            self.answer(BAD_REQUEST)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._handler.connection_lost(self)
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._body = []
+        self._size = 0
+        self._error_type = None
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lowered = name.lower()
+        if lowered == b"lambda-runtime-function-error-type":
+            self._error_type = value.decode("latin-1")
+        elif lowered == b"expect" and value.lower() == b"100-continue":
+            # libcurl (under awslambdaric's C client) asks before sending a large body.
+            self.answer(CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size <= MAX_RESPONSE_BYTES:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._close_after_answer = not self._parser.should_keep_alive()
+        route, request_id = route_request(self._parser.get_method(), self._url)
+        if route is Route.NEXT:
+            self._handler.on_next(self)
+        elif route is Route.NOT_FOUND:
+            self.answer(NOT_FOUND)
+        else:
+            body = None if self._size > MAX_RESPONSE_BYTES else b"".join(self._body)
+            self._handler.on_result(self, route, request_id, body, self._size, self._error_type)
+        self._body = []
+
+    # answering
+
+    def answer(self, data: bytes, body: bytes = b"") -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if len(body) < 65536:
+            transport.write(data + body)  # one segment: small events cost a single send
+        else:
+            transport.writelines((data, body))
+        if self._close_after_answer and data is not CONTINUE:
+            transport.close()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

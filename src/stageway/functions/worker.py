@@ -1,0 +1,512 @@
+"""One worker: a process running a function's runtime, its own Runtime API endpoint, its log pipe.
+
+A worker is Lambda's execution environment. It runs one invocation at a time: the event is handed over
+when the runtime asks for it (`GET .../invocation/next`) and the invocation ends when the runtime posts
+the response or the error, when the function runs out of time (the process is killed, as Lambda does),
+or when the process exits. Every line the process prints (stdout and stderr share one pipe, as they
+share one CloudWatch stream) is logged with the function's name and the request id it belongs to.
+
+Nothing here awaits on the invocation path: the endpoint's callbacks, a timer and the process-exit
+callback drive everything, so a crashing or hanging function costs its own invocation and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, cast
+
+from stageway.functions import errors
+from stageway.functions.config import FunctionConfig
+from stageway.functions.environment import log_stream_name, worker_environment
+from stageway.functions.interpreter import InterpreterResolver
+from stageway.functions.invocation import Invocation, InvocationResult
+from stageway.functions.logs import LineSplitter, end_line, report_line, start_line
+from stageway.functions.runtime_api import (
+    ACCEPTED,
+    INVALID_REQUEST_ID,
+    PAYLOAD_TOO_LARGE,
+    Route,
+    RuntimeApiConnection,
+    next_invocation_head,
+)
+
+BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
+
+INIT_TIMEOUT_S = 10.0
+"""Lambda gives a function's initialisation (imports, module-level code) 10 seconds."""
+
+_READ_SIZE = 65536
+
+
+class WorkerOwner(Protocol):
+    """The pool a worker reports to."""
+
+    def worker_ready(self, worker: Worker) -> None:
+        """The worker finished an invocation and can take another."""
+
+    def worker_gone(self, worker: Worker) -> None:
+        """The worker can take no more invocations (its process exited or is about to)."""
+
+
+@dataclass(eq=False)
+class WorkerSettings:
+    """What every worker of a LocalRuntime shares."""
+
+    logger: logging.Logger
+    resolver: InterpreterResolver
+    stop_grace_s: float = 2.0
+    extra_python_path: tuple[str, ...] = ()
+    """Added to PYTHONPATH of workers with a custom `worker_command` (where awslambdaric lives)."""
+    live: set[Worker] = field(default_factory=set)
+    """Workers whose process may still be running; `LocalRuntime.close` waits for all of them."""
+
+
+class State(enum.Enum):
+    STARTING = "starting"  # process being started or initialising (not yet asked for an event)
+    READY = "ready"
+    DEAD = "dead"
+
+
+class Worker:
+    """One process of one function (one generation of its code and configuration)."""
+
+    def __init__(self, config: FunctionConfig, generation: int, owner: WorkerOwner, settings: WorkerSettings):
+        self.config = config
+        self.generation = generation
+        self.state = State.STARTING
+        self.pid: int | None = None
+        self.idle_since = 0.0
+        self.invocation: Invocation | None = None
+        self._owner = owner
+        self._settings = settings
+        self._logger = settings.logger
+        self._loop = asyncio.get_running_loop()
+        self._reusable = True
+        self._stop_requested = False
+        self._delivered = False
+        self._next_connection: RuntimeApiConnection | None = None
+        self._connections: set[RuntimeApiConnection] = set()
+        self._server: asyncio.Server | None = None
+        self._process: asyncio.SubprocessTransport | None = None
+        self._log_fd: int | None = None
+        self._lines = LineSplitter()
+        self._status_fd: int | None = None
+        self._spawned_at = time.monotonic()
+        self._init_duration_ms: float | None = None
+        self._init_timer: asyncio.TimerHandle | None = None
+        self._kill_timer: asyncio.TimerHandle | None = None
+        self._exited: asyncio.Future[int | None] = self._loop.create_future()
+        settings.live.add(self)
+        self._start_task = self._loop.create_task(self._start())
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.config.name} pid={self.pid} {self.state.value}>"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        config = self.config
+        read_fd = write_fd = -1
+        try:
+            self._server = await self._loop.create_server(
+                lambda: RuntimeApiConnection(self), "127.0.0.1", 0
+            )
+            port = self._server.sockets[0].getsockname()[1]
+            if config.worker_command is None:
+                interpreter = await self._settings.resolver.resolve(config.runtime)
+                extra_path: tuple[str, ...] = ()
+            else:
+                interpreter, extra_path = sys.executable, self._settings.extra_python_path
+            environment = worker_environment(
+                config,
+                runtime_api=f"127.0.0.1:{port}",
+                log_stream=log_stream_name(),
+                runtime_dir=os.path.dirname(BOOTSTRAP),
+                gateway_environ=os.environ,
+                extra_python_path=extra_path,
+            )
+            read_fd, write_fd = os.pipe()
+            os.set_blocking(read_fd, False)
+            self._log_fd = read_fd
+            self._loop.add_reader(read_fd, self._read_logs)
+            self._spawned_at = time.monotonic()
+            await self._loop.subprocess_exec(
+                lambda: _ProcessProtocol(self),
+                *config.command(interpreter, BOOTSTRAP),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=str(config.code_dir),
+                env=environment,
+                # Its own process group: a Ctrl-C on the gateway's terminal is the gateway's to handle,
+                # and a timeout kills whatever the function started too.
+                start_new_session=True,
+            )
+        except BaseException as exc:  # any failure to start is this worker's, reported to its invocation
+            self._fail_start(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            if write_fd >= 0:
+                os.close(write_fd)
+        if self.state is State.DEAD:  # exited already
+            return
+        if sys.platform == "linux":
+            try:
+                self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self._status_fd = None
+        self._init_timer = self._loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
+        if self._stop_requested:
+            self._terminate()
+
+    def _attach(self, process: asyncio.SubprocessTransport) -> None:
+        self._process = process
+        self.pid = process.get_pid()
+
+    def _fail_start(self, exc: BaseException) -> None:
+        self._logger.error("function %s: cannot start a worker: %r", self.config.name, exc)
+        self.state = State.DEAD
+        self._close_logs()
+        inv = self.invocation
+        if inv is not None:
+            self._complete(
+                errors.invalid_entrypoint_payload(inv.request_id, str(exc)),
+                status="error",
+                error_type="Runtime.InvalidEntrypoint",
+            )
+        self._shutdown()
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    def retire(self) -> None:
+        """Take no more invocations and stop: SIGTERM, then SIGKILL after the grace period. Idempotent."""
+        self._reusable = False
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        if self._process is not None:
+            self._terminate()
+        # else not started yet: `_start` terminates the process as soon as it exists
+
+    def _terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+        self._kill_timer = self._loop.call_later(self._settings.stop_grace_s, self._signal, signal.SIGKILL)
+
+    async def wait_closed(self) -> None:
+        await asyncio.wait([self._start_task])
+        await self._exited
+
+    def _signal(self, signum: int) -> None:
+        if self.pid is None or self.state is State.DEAD:
+            return
+        try:
+            os.killpg(self.pid, signum)  # the whole group: what the function started goes too
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _on_exit(self) -> None:
+        assert self._process is not None
+        returncode = self._process.get_returncode()
+        if self._exited.done():  # the start failed and was already reported
+            self._process.close()
+            return
+        self.state = State.DEAD
+        if self.pid is not None:
+            # Lambda tears the whole environment down: whatever the function started and left behind
+            # goes with it. (The group id cannot have been reused while any of its members lives.)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._read_logs()  # what it printed last
+        self._close_logs()
+        inv = self.invocation
+        if inv is not None:
+            if inv.timed_out is not None:
+                self._complete(errors.timeout_payload(inv.timed_out), status="timeout")
+            else:
+                message = errors.exit_error_message(inv.request_id, returncode or 0)
+                self._complete(
+                    errors.exit_error_payload(message),
+                    status="error",
+                    error_type="Runtime.ExitError",
+                    messages=(message, "Runtime.ExitError"),
+                )
+        self._shutdown()
+        self._process.close()
+        if not self._exited.done():
+            self._exited.set_result(returncode)
+
+    def _shutdown(self) -> None:
+        """The process is gone: close the endpoint and every timer, tell the pool."""
+        self.state = State.DEAD
+        for timer in (self._init_timer, self._kill_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
+        self._settings.live.discard(self)
+        self._owner.worker_gone(self)
+
+    # -- invocations -----------------------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        return self.state is not State.DEAD and self._reusable
+
+    def run(self, inv: Invocation) -> bool:
+        """Hand an invocation to this worker; False if it can no longer take one."""
+        if not self.usable or self.invocation is not None:
+            return False
+        self.invocation = inv
+        self._delivered = False
+        if self._next_connection is not None:
+            self._deliver()
+        return True
+
+    def _deliver(self) -> None:
+        connection, self._next_connection = self._next_connection, None
+        inv = self.invocation
+        assert connection is not None and inv is not None
+        timeout_s = self.config.timeout_s
+        head = next_invocation_head(
+            request_id=inv.request_id,
+            deadline_ms=int((time.time() + timeout_s) * 1000),
+            function_arn=self.config.arn,
+            trace_id=inv.trace_id,
+            client_context=inv.client_context,
+            content_length=len(inv.payload),
+        )
+        inv.started = time.monotonic()
+        self._delivered = True
+        inv.timer = self._loop.call_later(timeout_s, self._on_timeout)
+        self._log_line(start_line(inv.request_id))
+        connection.answer(head, inv.payload)
+
+    def _on_timeout(self) -> None:
+        inv = self.invocation
+        if inv is None:
+            return
+        # Lambda logs "<time> <id> Task timed out after 3.00 seconds" and kills the environment.
+        inv.timed_out = errors.timeout_message(inv.request_id, self.config.timeout_s)
+        self._log_line(inv.timed_out)
+        self._reusable = False
+        self._signal(signal.SIGKILL)
+
+    def _on_init_timeout(self) -> None:
+        inv = self.invocation
+        if self.state is not State.STARTING:
+            return
+        self._logger.warning(
+            "function %s: initialisation took longer than %.0f s; worker killed", self.config.name, INIT_TIMEOUT_S
+        )
+        if inv is not None:
+            inv.timed_out = errors.timeout_message(inv.request_id, self.config.timeout_s)
+            self._log_line(inv.timed_out)
+        self._reusable = False
+        self._signal(signal.SIGKILL)
+
+    def _complete(
+        self,
+        payload: bytes,
+        *,
+        function_error: str | None = "Unhandled",
+        status: str | None = None,
+        error_type: str | None = None,
+        messages: tuple[str, ...] = (),
+    ) -> None:
+        inv = self.invocation
+        assert inv is not None
+        if inv.timer is not None:
+            inv.timer.cancel()
+        if self._log_fd is not None:
+            self._read_logs()  # the lines printed before the result was posted belong to this invocation
+        for line in self._lines.flush():
+            self._log_line(line)
+        if not self._delivered:
+            self._log_line(start_line(inv.request_id))
+        for message in messages:
+            self._log_line(message)
+        now = time.monotonic()
+        if inv.timed_out is not None:
+            duration_ms = self.config.timeout_s * 1000.0  # Lambda reports the timeout as the duration
+        else:
+            duration_ms = (now - inv.started) * 1000.0 if inv.started is not None else 0.0
+        init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
+        self._log_line(end_line(inv.request_id))
+        self._log_line(
+            report_line(
+                inv.request_id,
+                duration_ms=duration_ms,
+                memory_mb=self.config.memory_mb,
+                max_memory_used_mb=self._max_memory_used_mb(),
+                init_duration_ms=init_duration_ms,
+                status=status,
+                error_type=error_type,
+            )
+        )
+        self.invocation = None
+        self._delivered = False
+        if not inv.future.done():  # else the caller stopped waiting: the result is dropped, as Lambda does
+            inv.future.set_result(
+                InvocationResult(inv.request_id, payload, function_error, inv.tail.text(), duration_ms)
+            )
+        if self.state is State.READY and self._reusable:
+            self._owner.worker_ready(self)
+
+    def _max_memory_used_mb(self) -> int | None:
+        """Peak resident memory of the process (VmHWM), one pread of /proc/PID/status."""
+        if self._status_fd is None:
+            return None
+        try:
+            status = os.pread(self._status_fd, 4096, 0)
+            start = status.index(b"VmHWM:") + 6
+            return -(-int(status[start : status.index(b"kB", start)]) // 1024)
+        except (OSError, ValueError):
+            return None
+
+    # -- Runtime API (called by the endpoint's connections) ---------------------------------------------
+
+    def connection_made(self, connection: RuntimeApiConnection) -> None:
+        self._connections.add(connection)
+
+    def connection_lost(self, connection: RuntimeApiConnection) -> None:
+        self._connections.discard(connection)
+        if self._next_connection is connection:
+            self._next_connection = None
+
+    def on_next(self, connection: RuntimeApiConnection) -> None:
+        if self.state is State.DEAD:
+            return
+        if self.state is State.STARTING:
+            # The first request for an event ends Lambda's init phase.
+            self.state = State.READY
+            self._init_duration_ms = (time.monotonic() - self._spawned_at) * 1000.0
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+                self._init_timer = None
+        self._next_connection = connection
+        if self.invocation is not None and not self._delivered:
+            self._deliver()
+
+    def on_result(
+        self,
+        connection: RuntimeApiConnection,
+        route: Route,
+        request_id: str,
+        body: bytes | None,
+        size: int,
+        error_type: str | None,
+    ) -> None:
+        inv = self.invocation
+        if route is Route.INIT_ERROR:
+            connection.answer(ACCEPTED)
+            if self.state is not State.STARTING:
+                return
+            # The runtime exits next; Lambda answers the waiting invocation with the init error.
+            self._reusable = False
+            if self._init_timer is not None:
+                self._init_timer.cancel()
+            if inv is not None:
+                self._log_line(
+                    f"INIT_REPORT Init Duration: {(time.monotonic() - self._spawned_at) * 1000:.2f} ms\t"
+                    f"Phase: init\tStatus: error\tError Type: {error_type or 'Runtime.Unknown'}"
+                )
+                self._complete(errors.posted_error_payload(body or b"", error_type), error_type=error_type)
+            self._owner.worker_gone(self)
+            self.retire()
+            return
+        if inv is None or not self._delivered or request_id != inv.request_id:
+            connection.answer(INVALID_REQUEST_ID)
+            return
+        if inv.timed_out is not None:
+            connection.answer(ACCEPTED)
+            return  # too late: the process is being killed and the invocation ends as timed out
+        if body is None:
+            # Lambda refuses a response over 6 MB, and its runtime exits: this worker is not reused.
+            connection.answer(PAYLOAD_TOO_LARGE)
+            self._reusable = False
+            self._complete(
+                errors.response_too_large_payload(size),
+                status="error",
+                error_type="Function.ResponseSizeTooLarge",
+            )
+            self._owner.worker_gone(self)
+            self.retire()
+            return
+        connection.answer(ACCEPTED)
+        if route is Route.RESPONSE:
+            self._complete(body, function_error=None)
+        else:
+            self._complete(errors.posted_error_payload(body, error_type))
+
+    # -- logs ------------------------------------------------------------------------------------------
+
+    def _read_logs(self) -> None:
+        fd = self._log_fd
+        if fd is None:
+            return
+        while True:
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_logs()
+                return
+            for line in self._lines.feed(data):
+                self._log_line(line)
+            if len(data) < _READ_SIZE:
+                return  # a pipe read returns less only when it has nothing more right now
+
+    def _close_logs(self) -> None:
+        fd, self._log_fd = self._log_fd, None
+        if fd is None:
+            return
+        self._loop.remove_reader(fd)
+        os.close(fd)
+        for line in self._lines.flush():
+            self._log_line(line)
+
+    def _log_line(self, line: str) -> None:
+        inv = self.invocation
+        request_id = None
+        if inv is not None:
+            inv.tail.append(line)
+            if self._delivered:
+                request_id = inv.request_id
+        logger = self._logger
+        if logger.isEnabledFor(logging.INFO):
+            name = self.config.name
+            logger.info(
+                "[%s %s] %s", name, request_id or "-", line, extra={"function_name": name, "request_id": request_id}
+            )
+
+
+class _ProcessProtocol(asyncio.SubprocessProtocol):
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's process transport does not subclass asyncio.SubprocessTransport, but is one.
+        self._worker._attach(cast(asyncio.SubprocessTransport, transport))
+
+    def process_exited(self) -> None:
+        self._worker._on_exit()
