@@ -42,7 +42,7 @@ from stageway.core import validation
 from stageway.core.validation import ValidationError
 from stageway.functions.errors import FunctionNotFound, RequestTooLarge
 from stageway.functions.invocation import InvocationResult
-from stageway.server.runtime_bridge import function_config
+from stageway.functions.documents import function_config
 from stageway.store.base import Document, Store
 
 log = logging.getLogger("stageway.lambda")

@@ -56,6 +56,8 @@ class RouteContext:
     """The path routes were matched against: encoded, without the stage prefix."""
     domain_name: str = ""
     authorizer: dict[str, object] | None = None
+    mapping_key: str | None = None
+    """The custom domain's API mapping key that matched ("" for the `(none)` mapping), or None."""
 
     @property
     def resource_path(self) -> str:

@@ -76,7 +76,8 @@ def build_v2_event(
         header_map[name] = value if joined is None else f"{joined},{value}"
 
     # 2.0 reports the path percent-decoded (`/users/John Doe`), the query string still encoded.
-    path = unquote(route.stage_raw_path)
+    # On a custom domain, 2.0's rawPath leaves out the API mapping key (1.0's `path` keeps it; spec §9).
+    path = unquote(route.stage_raw_path if route.mapping_key is None else route.route_raw_path)
     domain_name = route.domain_name or request.host
     event: dict[str, Any] = {
         "version": "2.0",

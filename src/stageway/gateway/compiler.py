@@ -16,7 +16,9 @@ from stageway.core.route_keys import RouteKey, parse_route_key
 from stageway.core.routing import RouteMatcher
 from stageway.core.validation import parse_lambda_arn
 from stageway.gateway.plan import (
+    ApiMappingPlan,
     ApiPlan,
+    DomainPlan,
     GatewayPlan,
     HttpProxyPlan,
     IntegrationPlan,
@@ -68,6 +70,7 @@ class Compiler:
         return GatewayPlan(
             apis=apis,
             default_api=_pick_default_api(apis, default_api),
+            domains=_domain_plans(store),
             region=self.region,
             account_id=self.account_id,
             version=version,
@@ -110,6 +113,7 @@ class Compiler:
             deployment_id=stage["deploymentId"],
             matcher=RouteMatcher.compile(routes),
             stage_variables=dict(stage.get("stageVariables") or {}),
+            detailed_metrics=bool((stage.get("defaultRouteSettings") or {}).get("detailedMetricsEnabled")),
         )
 
     def _integration_plan(self, doc: Document, key: RouteKey) -> IntegrationPlan | None:
@@ -137,6 +141,24 @@ class Compiler:
             )
         log.warning("integration %s: type %s is not served yet", doc.get("integrationId"), kind)
         return None
+
+
+def _domain_plans(store: Store) -> dict[str, DomainPlan]:
+    domains: dict[str, DomainPlan] = {}
+    for domain in store.list("domain"):
+        name = domain["domainName"]
+        mappings = [
+            ApiMappingPlan(
+                key=mapping.get("apiMappingKey") or "",
+                key_segments=tuple(mapping["apiMappingKey"].split("/")) if mapping.get("apiMappingKey") else (),
+                api_id=mapping["apiId"],
+                stage=mapping["stage"],
+            )
+            for mapping in store.list("mapping", name)
+        ]
+        mappings.sort(key=lambda mapping: len(mapping.key_segments), reverse=True)
+        domains[name.lower()] = DomainPlan(name, tuple(mappings))
+    return domains
 
 
 def _integration_id(target: str | None) -> str | None:

@@ -34,6 +34,7 @@ class Exchange:
     integration_request_id: str = ""
     error_message: str = ""
     integration_error: str = ""
+    detailed_metrics: bool = False
 
 
 class Gateway:
@@ -62,8 +63,9 @@ class Gateway:
             stage_raw_path=request.raw_path,
             route_raw_path=selection.route_raw_path,
             domain_name=request.host,
+            mapping_key=selection.mapping_key,
         )
-        exchange = Exchange(request, _PLACEHOLDER, route)
+        exchange = Exchange(request, _PLACEHOLDER, route, detailed_metrics=stage.detailed_metrics)
         try:
             exchange.response = await self._integrate(match.target, request, route, exchange)
         except GatewayError as error:

@@ -61,6 +61,7 @@ class StagePlan:
     deployment_id: str
     matcher: RouteMatcher[RoutePlan]
     stage_variables: dict[str, str]
+    detailed_metrics: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +75,29 @@ class ApiPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiMappingPlan:
+    """`(domain, apiMappingKey)` → `(API, stage)` (spec §9)."""
+
+    key: str
+    """The mapping key as configured (`orders/v1`), "" for the catch-all `(none)` mapping."""
+    key_segments: tuple[str, ...]
+    api_id: str
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPlan:
+    domain_name: str
+    mappings: tuple[ApiMappingPlan, ...]
+    """Longest key first, so the first whole-segment prefix match is AWS's choice."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayPlan:
     apis: dict[str, ApiPlan] = field(default_factory=dict)
     default_api: ApiPlan | None = None
+    domains: dict[str, DomainPlan] = field(default_factory=dict)
+    """By lower-case host name; wildcard domains are kept under their `*.` name."""
     region: str = "us-east-1"
     account_id: str = "123456789012"
     version: int = 0

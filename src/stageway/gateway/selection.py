@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stageway.gateway.plan import ApiPlan, GatewayPlan, StagePlan
+from stageway.gateway.plan import ApiPlan, DomainPlan, GatewayPlan, StagePlan
 
 EXECUTE_API_LABEL = ".execute-api."
 
@@ -14,7 +14,9 @@ class Selection:
     api: ApiPlan
     stage: StagePlan
     route_raw_path: str
-    """The encoded path routes are matched against: the stage segment removed."""
+    """The encoded path routes are matched against: the stage segment (or the API mapping key) removed."""
+    mapping_key: str | None = None
+    """The API mapping key matched on a custom domain ("" for the `(none)` mapping); None elsewhere."""
 
 
 def host_without_port(host: str) -> str:
@@ -32,7 +34,9 @@ def select_api(plan: GatewayPlan, host: str) -> ApiPlan | None:
         if api is None or api.disable_execute_api_endpoint:
             return None
         return api
-    return plan.default_api
+    api = plan.default_api
+    # The plain listener address stands for the execute-api endpoint: disabled with it.
+    return None if api is None or api.disable_execute_api_endpoint else api
 
 
 def select_stage(api: ApiPlan, raw_path: str) -> tuple[StagePlan, str] | None:
@@ -49,7 +53,40 @@ def select_stage(api: ApiPlan, raw_path: str) -> tuple[StagePlan, str] | None:
     return None
 
 
+def find_domain(plan: GatewayPlan, host: str) -> DomainPlan | None:
+    """The custom domain for a host: an exact name first, then a wildcard on its first label (spec §9)."""
+    if not plan.domains:
+        return None
+    host = host.lower()
+    domain = plan.domains.get(host)
+    if domain is None and "." in host:
+        domain = plan.domains.get("*." + host.split(".", 1)[1])
+    return domain
+
+
+def select_by_mapping(plan: GatewayPlan, domain: DomainPlan, raw_path: str) -> Selection | None:
+    """The longest API mapping key that prefixes the path on whole segments wins; the stage is the
+    mapping's, never taken from the path; the key is removed before routing (spec §9)."""
+    segments = raw_path[1:].split("/")
+    for mapping in domain.mappings:
+        size = len(mapping.key_segments)
+        if size and tuple(segments[:size]) != mapping.key_segments:
+            continue
+        api = plan.apis.get(mapping.api_id)
+        if api is None:
+            return None
+        stage = api.default_stage if mapping.stage == "$default" else api.stages.get(mapping.stage)
+        if stage is None:
+            return None
+        rest = "/" + "/".join(segments[size:]) if size else raw_path
+        return Selection(api, stage, rest, mapping.key)
+    return None
+
+
 def select(plan: GatewayPlan, host: str, raw_path: str) -> Selection | None:
+    domain = find_domain(plan, host)
+    if domain is not None:
+        return select_by_mapping(plan, domain, raw_path)
     api = select_api(plan, host)
     if api is None:
         return None

@@ -7,12 +7,12 @@ from typing import Protocol
 
 import orjson
 
-from stageway.core.errors import IntegrationFailure, IntegrationTimeout
+from stageway.core.errors import IntegrationFailure, IntegrationTimeout, PayloadTooLarge
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.lambda_events import build_v1_event, build_v2_event, encode_event
 from stageway.core.lambda_responses import parse_v1_response, parse_v2_response
 from stageway.core.stage_variables import substitute_stage_variables
-from stageway.functions import FunctionNotFound, InvocationResult
+from stageway.functions import FunctionNotFound, FunctionThrottled, InvocationResult, RequestTooLarge
 from stageway.gateway.plan import LambdaPlan
 
 
@@ -48,6 +48,11 @@ async def call_lambda(
         raise IntegrationTimeout(f"Lambda function {name} did not answer within {plan.timeout_s:g} s") from None
     except FunctionNotFound:
         raise IntegrationFailure(f"Function not found: {plan.function_arn}") from None
+    except FunctionThrottled:
+        # Lambda's 429 reaches API Gateway's client as a 500 (spec §8).
+        raise IntegrationFailure(f"Lambda throttled the invocation of {plan.function_arn}") from None
+    except RequestTooLarge:
+        raise PayloadTooLarge(f"the event for {plan.function_arn} is over Lambda's 6 MB limit") from None
     if result.function_error:
         raise IntegrationFailure(_function_error_detail(result))
     if plan.payload_format_version == "1.0":

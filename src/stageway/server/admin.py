@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stageway.control.app import AdminApp
+    from stageway.server.metrics import GatewayMetrics
     from stageway.server.serve import Node
 
 
@@ -27,7 +28,24 @@ def code_root_for(store_url: str) -> Path:
     return folder
 
 
-def build_admin_app(node: Node) -> AdminApp:
+class WithMetrics:
+    """`GET /metrics` (Prometheus text, unsigned so that scrapers can read it) in front of the admin API."""
+
+    def __init__(self, app: AdminApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
+            body = self.metrics.render()
+            headers = [(b"content-type", self.metrics.content_type.encode()), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def build_admin_app(node: Node) -> WithMetrics:
     from stageway.control.app import AdminApp
     from stageway.control.auth import build_authenticator
     from stageway.control.lambda_api import LambdaApi
@@ -42,7 +60,7 @@ def build_admin_app(node: Node) -> AdminApp:
         account_id=options.account_id,
     )
     openapi = OpenApiOps(node.store, region=options.region, account_id=options.account_id, data_plane_port=options.port)
-    return AdminApp(
+    admin = AdminApp(
         node.store,
         region=options.region,
         account_id=options.account_id,
@@ -50,3 +68,4 @@ def build_admin_app(node: Node) -> AdminApp:
         extra_handlers=[lambda_api.handle, openapi.handle],
         authenticate=build_authenticator(options.admin_credentials),
     )
+    return WithMetrics(admin, node.metrics)

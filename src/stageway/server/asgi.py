@@ -16,6 +16,7 @@ from stageway.core.http import GatewayResponse, IncomingRequest
 from stageway.core.ids import new_request_id
 from stageway.gateway.pipeline import Exchange, Gateway
 from stageway.server.access_log import AccessLog, default_line
+from stageway.server.metrics import GatewayMetrics
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -30,9 +31,10 @@ MAX_REQUEST_LINE_AND_HEADERS = 10_240
 
 
 class DataPlaneApp:
-    def __init__(self, gateway: Gateway, access_log: AccessLog | None) -> None:
+    def __init__(self, gateway: Gateway, access_log: AccessLog | None, metrics: GatewayMetrics | None = None) -> None:
         self.gateway = gateway
         self.access_log = access_log
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +87,11 @@ class DataPlaneApp:
                     log.exception("request %s failed", request_id)
                     exchange = Exchange(request, InternalServerError().to_response())
         await _send_response(send, exchange.response, request_id)
+        latency_ms = (time.perf_counter() - started) * 1000
         if self.access_log is not None:
-            self.access_log.write(default_line(exchange, (time.perf_counter() - started) * 1000))
+            self.access_log.write(default_line(exchange, latency_ms))
+        if self.metrics is not None:
+            self.metrics.observe(exchange, latency_ms, detailed=exchange.detailed_metrics)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -26,7 +26,8 @@ from stageway.gateway.pipeline import Gateway
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.server.access_log import AccessLog
 from stageway.server.asgi import DataPlaneApp
-from stageway.server.runtime_bridge import function_config
+from stageway.server.metrics import GatewayMetrics
+from stageway.functions.documents import function_config
 from stageway.store.base import Store, open_store
 
 log = logging.getLogger("stageway")
@@ -73,7 +74,8 @@ class Node:
         self.runtime = LocalRuntime()
         self.http_client = HttpProxyClient()
         self.gateway = Gateway(self.compiler.compile(self.store, options.default_api), self.http_client, self.runtime)
-        self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None)
+        self.metrics = GatewayMetrics()
+        self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
         self._file_stamps: dict[Path, float] = {}
         self._servers: list[_Server] = []

@@ -1,10 +1,10 @@
-"""Function documents in the store → the local runtime's `FunctionConfig`s."""
+"""Function documents (Lambda-shaped, as the store keeps them) → the local runtime's `FunctionConfig`s."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from stageway.functions import FunctionConfig
+from stageway.functions.config import FunctionConfig
 from stageway.store.base import Document
 
 
