@@ -105,7 +105,7 @@ class Gateway:
         url = plan.uri.render(
             route.path_parameters,
             route.stage_variables,
-            append_path=request.raw_path if plan.append_request_path else None,
+            append_path=_forwarded_path(request, route) if plan.append_request_path else None,
             raw_query=request.raw_query,
         )
         try:
@@ -132,6 +132,13 @@ class Gateway:
 
 
 _PLACEHOLDER = GatewayResponse(500)
+
+
+def _forwarded_path(request: IncomingRequest, route: RouteContext) -> str:
+    """The path a `$default` route appends to its HTTP integration's URI: the request path with a named
+    stage's prefix (spec §2.2, observed); on a custom domain, without the API mapping key, as the API itself
+    sees the path (like 2.0's `rawPath`; AWS does not document it) [INF]."""
+    return request.raw_path if route.mapping_key is None else route.route_raw_path
 
 
 def _error_exchange(request: IncomingRequest, error: GatewayError) -> Exchange:
