@@ -60,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY:SECRET[,KEY:SECRET]",
         help="require admin requests signed (AWS SigV4) with one of these keys (env STAGEWAY_ADMIN_CREDENTIALS)",
     )
+    serve.add_argument(
+        "--throttle",
+        default=os.environ.get("STAGEWAY_THROTTLE"),
+        metavar="URL",
+        help="where throttling buckets live: memory:// (default, this process) or redis://HOST:PORT/DB "
+        "(shared by every node; env STAGEWAY_THROTTLE)",
+    )
+    serve.add_argument(
+        "--account-rate", type=float, metavar="RPS", help="account-level throttling rate (AWS's default 10000)"
+    )
+    serve.add_argument(
+        "--account-burst", type=int, metavar="N", help="account-level throttling burst (AWS's default 5000)"
+    )
+    serve.add_argument(
+        "--log-dir",
+        type=Path,
+        default=Path(".stageway/logs"),
+        help="where stage access logs sent to a CloudWatch log group ARN are written (default .stageway/logs)",
+    )
     serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
     serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -133,12 +152,16 @@ def _serve(args: argparse.Namespace) -> int:
         admin_host=args.admin_host,
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,
+        throttle_url=args.throttle,
+        account_rate=args.account_rate,
+        account_burst=args.account_burst,
+        log_dir=args.log_dir,
     )
     if config is not None:
         options.region, options.account_id = config.region, config.account_id
     try:
         return serve(options)
-    except OSError as error:  # the port is taken, the store cannot be opened, ...
+    except (OSError, ValueError) as error:  # the port is taken, a bad --store or --throttle URL, ...
         print(f"stageway: {error}", file=sys.stderr)
         return 1
 

@@ -6,13 +6,21 @@ import pytest
 
 from stageway.core.route_keys import parse_route_key
 from stageway.core.routing import RouteMatcher
+from stageway.core.throttle import compile_stage_throttle
 from stageway.gateway.plan import ApiMappingPlan, ApiPlan, DomainPlan, GatewayPlan, StagePlan
 from stageway.gateway.selection import select
 
 
 def stage(api_id: str, name: str) -> StagePlan:
     matcher = RouteMatcher.compile([(parse_route_key("$default"), None)])
-    return StagePlan(api_id=api_id, stage_name=name, deployment_id="d1", matcher=matcher, stage_variables={})
+    return StagePlan(
+        api_id=api_id,
+        stage_name=name,
+        deployment_id="d1",
+        matcher=matcher,
+        stage_variables={},
+        throttle=compile_stage_throttle(api_id, name, ["$default"], None, None),
+    )
 
 
 def api(api_id: str, *named: str, default: bool = True, disabled: bool = False) -> ApiPlan:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -26,6 +27,9 @@ MAX_LOG_FORMAT_BYTES = 3 * 1024  # quota "Access log template size", not adjusta
 MISSING = "-"  # what a variable without a value prints, as in every AWS access log
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
     """What the pipeline learns while answering a request: everything `$context` needs beyond the request
@@ -35,7 +39,7 @@ class RequestFacts:
     """The status code sent to the client (`$context.status`)."""
     response_length: int | None = None
     """Bytes of the response body (`$context.responseLength`)."""
-    response_latency_ms: int | None = None
+    response_latency_ms: float | None = None
     """Whole request, first byte in to last byte out (`$context.responseLatency`)."""
     integration_status: int | None = None
     """The backend's status: an HTTP backend's response code, a Lambda function's `statusCode`
@@ -44,7 +48,7 @@ class RequestFacts:
     """Lambda integrations only: the Lambda service's answer to Invoke (200 for any invocation that ran,
     even one whose function failed). `$context.integrationStatus` and `$context.integration.integrationStatus`
     print it; for an HTTP backend, which has no such layer, they print `integration_status` (spec §10.1 note)."""
-    integration_latency_ms: int | None = None
+    integration_latency_ms: float | None = None
     integration_error: str = ""
     """Why the integration failed (`$context.integrationErrorMessage`, `$context.integration.error`)."""
     integration_request_id: str = ""
@@ -56,8 +60,14 @@ class RequestFacts:
     """The message of an error the gateway answered itself: "Not Found", "Unauthorized", ..."""
     error_response_type: str = ""
     """The kind of that error: `UNAUTHORIZED`, `THROTTLED`, `INTEGRATION_FAILURE`, ... (names [INF])."""
+    authorizer: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """`$context.authorizer.*` values by name without the prefix: `claims.sub`, `principalId`, a Lambda
+    authorizer's context keys (what `stageway.auth`'s `AuthResult.context_vars` holds)."""
     authorizer_error: str = ""
     """Why an authorizer refused or failed (`$context.authorizer.error`)."""
+    identity: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    """`$context.identity.*` fields of an IAM-authorized caller by name: `accountId`, `caller`, `user`,
+    `userArn`, `principalOrgId`, `cognito*` (what `AuthResult.identity` holds)."""
     base_path_matched: str = ""
     """The API mapping key a custom-domain request matched (`$context.customDomain.basePathMatched`)."""
     data_processed: int | None = None
@@ -68,8 +78,11 @@ _NO_FACTS = RequestFacts()
 
 
 class ContextVariables:
-    """The `$context` values of one request. Build it once per request; `lookup` and the compiled log
-    formats and parameter mappings read it."""
+    """The `$context` values of one request; `lookup`, compiled log formats and parameter mappings read it.
+
+    Build it once the request is authorized (parameter mapping needs the authorizer's values), and set
+    `facts` again, e.g. with `dataclasses.replace(variables.facts, status=...)`, before the access log
+    renders it."""
 
     __slots__ = ("facts", "request", "route")
 
@@ -91,8 +104,7 @@ Resolver = Callable[[ContextVariables], "str | None"]
 
 
 def _text(value: object) -> str | None:
-    """How AWS prints a value that is not a string: Lambda authorizer context numbers and booleans keep
-    their JSON form (`1`, `true`), spec §10.1."""
+    """A value as text; numbers and booleans in their JSON form (`1`, `true`)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -104,10 +116,9 @@ def _text(value: object) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def _number(value: int | float | None) -> str | None:
-    if value is None:
-        return None
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+def _number(value: float | None) -> str | None:
+    # Latencies, lengths and statuses are whole numbers in AWS's logs; a float latency is rounded.
+    return None if value is None else str(round(value))
 
 
 def _nonempty(value: str) -> str | None:
@@ -125,79 +136,12 @@ def _domain_prefix(v: ContextVariables) -> str | None:
     return name.partition(".")[0] if name else None
 
 
-def _authorizer_section(v: ContextVariables, section: str) -> Mapping[str, Any] | None:
-    """A part of the route's authorizer result, in payload 2.0's `requestContext.authorizer` shape:
-    `{"jwt": {"claims", "scopes"}}`, `{"lambda": {...context}}` or `{"iam": {...}}`."""
-    authorizer = v.route.authorizer if v.route is not None else None
-    if not authorizer:
-        return None
-    part = authorizer.get(section)
-    return part if isinstance(part, Mapping) else None
+def _authorizer(name: str) -> Resolver:
+    return lambda v: v.facts.authorizer.get(name)
 
 
-def _claim(name: str) -> Resolver:
-    def resolve(v: ContextVariables) -> str | None:
-        jwt = _authorizer_section(v, "jwt")
-        claims = jwt.get("claims") if jwt is not None else None
-        return _text(claims.get(name)) if isinstance(claims, Mapping) else None
-
-    return resolve
-
-
-def _authorizer_property(name: str) -> Resolver:
-    # `$context.authorizer.key` reads the Lambda authorizer's `context` map; an authorizer result in
-    # the flat 1.0-style shape (keys directly under `authorizer`) is read too.
-    def resolve(v: ContextVariables) -> str | None:
-        lambda_context = _authorizer_section(v, "lambda")
-        if lambda_context is not None and name in lambda_context:
-            return _text(lambda_context[name])
-        authorizer = v.route.authorizer if v.route is not None else None
-        if authorizer and name not in ("jwt", "lambda", "iam"):
-            return _text(authorizer.get(name))
-        return None
-
-    return resolve
-
-
-def _iam(field: str) -> Resolver:
-    def resolve(v: ContextVariables) -> str | None:
-        iam = _authorizer_section(v, "iam")
-        return _text(iam.get(field)) if iam is not None else None
-
-    return resolve
-
-
-def _cognito(field: str) -> Resolver:
-    def resolve(v: ContextVariables) -> str | None:
-        iam = _authorizer_section(v, "iam")
-        cognito = iam.get("cognitoIdentity") if iam is not None else None
-        return _text(cognito.get(field)) if isinstance(cognito, Mapping) else None
-
-    return resolve
-
-
-def _cognito_amr(index: int) -> Resolver:
-    # REST's cognitoAuthenticationType / Provider come from the identity's `amr` list:
-    # ["authenticated", "<provider>", ...] [INF for HTTP APIs].
-    def resolve(v: ContextVariables) -> str | None:
-        iam = _authorizer_section(v, "iam")
-        cognito = iam.get("cognitoIdentity") if iam is not None else None
-        amr = cognito.get("amr") if isinstance(cognito, Mapping) else None
-        if not isinstance(amr, list) or len(amr) <= index:
-            return None
-        if index == 0:
-            return _text(amr[0])
-        return ",".join(str(entry) for entry in amr[1:])
-
-    return resolve
-
-
-def _principal_id(v: ContextVariables) -> str | None:
-    lambda_context = _authorizer_section(v, "lambda")
-    if lambda_context is not None and "principalId" in lambda_context:
-        return _text(lambda_context["principalId"])
-    authorizer = v.route.authorizer if v.route is not None else None
-    return _text(authorizer.get("principalId")) if authorizer else None
+def _identity(name: str) -> Resolver:
+    return lambda v: _text(v.facts.identity.get(name))
 
 
 def _integration_status(v: ContextVariables) -> str | None:
@@ -220,7 +164,7 @@ _RESOLVERS: dict[str, Resolver] = {
     "accountId": lambda v: v.route.account_id if v.route is not None else None,
     "apiId": lambda v: v.route.api_id if v.route is not None else None,
     "authorizer.error": lambda v: _nonempty(v.facts.authorizer_error),
-    "authorizer.principalId": _principal_id,
+    "authorizer.principalId": _authorizer("principalId"),
     "awsEndpointRequestId": lambda v: _nonempty(v.facts.integration_request_id),
     "awsEndpointRequestId2": lambda v: _nonempty(v.facts.integration_request_id2),
     "customDomain.basePathMatched": lambda v: _nonempty(v.facts.base_path_matched),
@@ -232,13 +176,13 @@ _RESOLVERS: dict[str, Resolver] = {
     "error.responseType": lambda v: _nonempty(v.facts.error_response_type),
     "extendedRequestId": lambda v: v.request.request_id,
     "httpMethod": lambda v: v.request.method,
-    "identity.accountId": _iam("accountId"),
-    "identity.caller": _iam("callerId"),
-    "identity.cognitoAuthenticationProvider": _cognito_amr(1),
-    "identity.cognitoAuthenticationType": _cognito_amr(0),
-    "identity.cognitoIdentityId": _cognito("identityId"),
-    "identity.cognitoIdentityPoolId": _cognito("identityPoolId"),
-    "identity.principalOrgId": _iam("principalOrgId"),
+    "identity.accountId": _identity("accountId"),
+    "identity.caller": _identity("caller"),
+    "identity.cognitoAuthenticationProvider": _identity("cognitoAuthenticationProvider"),
+    "identity.cognitoAuthenticationType": _identity("cognitoAuthenticationType"),
+    "identity.cognitoIdentityId": _identity("cognitoIdentityId"),
+    "identity.cognitoIdentityPoolId": _identity("cognitoIdentityPoolId"),
+    "identity.principalOrgId": _identity("principalOrgId"),
     # Mutual TLS is not offered by the listener, so a client certificate is never there.
     "identity.clientCert.clientCertPem": _no_value,
     "identity.clientCert.subjectDN": _no_value,
@@ -247,9 +191,9 @@ _RESOLVERS: dict[str, Resolver] = {
     "identity.clientCert.validity.notBefore": _no_value,
     "identity.clientCert.validity.notAfter": _no_value,
     "identity.sourceIp": lambda v: v.request.source_ip or None,
-    "identity.user": _iam("userId"),
+    "identity.user": _identity("user"),
     "identity.userAgent": lambda v: v.request.header("user-agent"),
-    "identity.userArn": _iam("userArn"),
+    "identity.userArn": _identity("userArn"),
     "integration.error": lambda v: _nonempty(v.facts.integration_error),
     "integration.integrationStatus": _integration_status,
     "integration.latency": lambda v: _number(v.facts.integration_latency_ms),
@@ -272,7 +216,6 @@ _RESOLVERS: dict[str, Resolver] = {
     "status": lambda v: _number(v.facts.status),
 }
 
-_CLAIMS_PREFIX = "authorizer.claims."
 _AUTHORIZER_PREFIX = "authorizer."
 # AWS: context variable names may contain only `.` and `_` besides letters and digits.
 _VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
@@ -284,14 +227,10 @@ def resolver_for(name: str) -> Resolver | None:
     resolve = _RESOLVERS.get(name)
     if resolve is not None:
         return resolve
-    if not _VARIABLE_NAME.match(name):
-        return None
-    if name.startswith(_CLAIMS_PREFIX):
-        return _claim(name[len(_CLAIMS_PREFIX) :])
-    if name == "authorizer.claims":
-        return _no_value  # AWS: "Calling $context.authorizer.claims returns null."
-    if name.startswith(_AUTHORIZER_PREFIX):
-        return _authorizer_property(name[len(_AUTHORIZER_PREFIX) :])
+    if name.startswith(_AUTHORIZER_PREFIX) and _VARIABLE_NAME.match(name):
+        # `authorizer.claims.sub` (a JWT claim), `authorizer.key` (a Lambda authorizer's context). AWS:
+        # "Calling $context.authorizer.claims returns null": no authorizer gives a value named `claims`.
+        return _authorizer(name[len(_AUTHORIZER_PREFIX) :])
     return None
 
 
@@ -334,6 +273,8 @@ _FORMAT_FIELD = ("accessLogSettings", "format")
 
 
 def _json_escape(text: str) -> str:
+    if '"' not in text and "\\" not in text and text.isprintable():
+        return text  # most values need nothing
     return orjson.dumps(text).decode()[1:-1]
 
 
@@ -364,7 +305,7 @@ class LogFormat:
 
     def render(self, variables: ContextVariables) -> str:
         """One log line. Values are substituted textually, as AWS does (the template quotes them); a
-        variable without a value prints `-`."""
+        variable without a value, or with an empty one, prints `-`."""
         escape = _json_escape if self.json else _line_escape
         pieces: list[str] = []
         for part in self.parts:
@@ -372,7 +313,7 @@ class LogFormat:
                 pieces.append(part)
                 continue
             value = part.resolve(variables) if part.resolve is not None else None
-            if value is None:
+            if not value:  # no value, or an empty one
                 pieces.append(MISSING)
             elif part.name == "error.messageString" and self.json:
                 # Already quoted for JSON: escape what is inside the quotes only.

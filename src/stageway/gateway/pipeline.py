@@ -1,4 +1,5 @@
-"""The request pipeline: select API and stage, match the route, call the integration, answer.
+"""The request pipeline (spec §3.1): select API and stage, answer CORS preflights, match the route, throttle,
+map parameters, call the integration, map the response, add CORS headers.
 
 No sockets here: the server hands in an `IncomingRequest` and gets back an `Exchange`, the response plus what
 access logs and metrics need to know about how it was made.
@@ -6,18 +7,24 @@ access logs and metrics need to know about how it was made.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from stageway.core.errors import GatewayError, IntegrationFailure, NotFound
+from stageway.core.context_vars import ContextVariables
+from stageway.core.cors import CorsPolicy
+from stageway.core.errors import GatewayError, IntegrationFailure, NotFound, TooManyRequests
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
-from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan
+from stageway.core.mapping import MappingResult
+from stageway.gateway.plan import AccessLogPlan, GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.integrations.lambda_proxy import FunctionInvoker, call_lambda
+from stageway.throttle import Throttler
 
 log = logging.getLogger("stageway.gateway")
 
@@ -29,29 +36,95 @@ class Exchange:
     request: IncomingRequest
     response: GatewayResponse
     route: RouteContext | None = None
+    stage: StagePlan | None = None
+    """The stage that took the request (None: no API or stage, so no stage access log, as on AWS)."""
     integration_status: int | None = None
     integration_latency_ms: float | None = None
     integration_request_id: str = ""
     error_message: str = ""
     integration_error: str = ""
-    detailed_metrics: bool = False
+    context: ContextVariables | None = None
+    """The `$context` view, once something needed it (parameter mapping); access logs reuse it."""
+
+    @property
+    def detailed_metrics(self) -> bool:
+        return self.stage is not None and self.stage.detailed_metrics
+
+
+class StageLogWriter(Protocol):
+    """Where a stage's access-log lines go, by `accessLogSettings.destinationArn`."""
+
+    def sink(self, destination: str) -> LineSink | None: ...
+
+
+class LineSink(Protocol):
+    def write(self, line: str) -> None: ...
 
 
 class Gateway:
-    def __init__(self, plan: GatewayPlan, http_client: HttpProxyClient, functions: FunctionInvoker) -> None:
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        http_client: HttpProxyClient,
+        functions: FunctionInvoker,
+        throttler: Throttler,
+        stage_logs: StageLogWriter | None = None,
+    ) -> None:
         self.plan = plan
         self.http_client = http_client
         self.functions = functions
+        self.throttler = throttler
+        self.stage_logs = stage_logs
 
     async def handle(self, request: IncomingRequest) -> Exchange:
+        started = time.perf_counter()
+        exchange = await self._handle(request)
+        stage = exchange.stage
+        if stage is not None and stage.access_log is not None and self.stage_logs is not None:
+            self._write_stage_log(exchange, stage.access_log, (time.perf_counter() - started) * 1000)
+        return exchange
+
+    def _write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, latency_ms: float) -> None:
+        """One line in the stage's own format (spec §10); written only for requests that reached a stage."""
+        sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
+        if sink is None:
+            return
+        response = exchange.response
+        context = exchange.context or ContextVariables(exchange.request, exchange.route)
+        context.facts = dataclasses.replace(
+            context.facts,
+            status=response.status,
+            response_length=len(response.body),
+            response_latency_ms=latency_ms,
+            integration_status=exchange.integration_status,
+            integration_latency_ms=exchange.integration_latency_ms,
+            integration_error=exchange.integration_error,
+            integration_request_id=exchange.integration_request_id,
+            error_message=exchange.error_message,
+            base_path_matched=(exchange.route.mapping_key or "") if exchange.route else "",
+            data_processed=len(exchange.request.body) + len(response.body),
+        )
+        sink.write(settings.format.render(context) + "\n")
+
+    async def _handle(self, request: IncomingRequest) -> Exchange:
         plan = self.plan  # one read: the whole request sees one configuration even if a deploy lands meanwhile
         selection = select(plan, request.host, request.raw_path)
         if selection is None:
             return _error_exchange(request, NotFound("no API or stage for this host and path"))
-        match = selection.stage.matcher.match(request.method, selection.route_raw_path)
-        if match is None:
-            return _error_exchange(request, NotFound("no route matches"))
         stage = selection.stage
+        cors = stage.cors
+        if cors is not None and request.method == "OPTIONS":
+            # With CORS configured the gateway answers preflights itself, before routing and authorization,
+            # even when no OPTIONS route exists (spec §6.2).
+            preflight = cors.preflight(request.method, request.headers)
+            if preflight is not None:
+                return Exchange(request, preflight, stage=stage)
+        match = stage.matcher.match(request.method, selection.route_raw_path)
+        if match is None:
+            exchange = _error_exchange(request, NotFound("no route matches"))
+            exchange.stage = stage
+            _add_cors_headers(exchange, cors)
+            return exchange
         route = RouteContext(
             api_id=stage.api_id,
             account_id=plan.account_id,
@@ -65,14 +138,18 @@ class Gateway:
             domain_name=request.host,
             mapping_key=selection.mapping_key,
         )
-        exchange = Exchange(request, _PLACEHOLDER, route, detailed_metrics=stage.detailed_metrics)
+        exchange = Exchange(request, _PLACEHOLDER, route, stage)
         try:
+            # Throttled requests reach neither the authorizer nor the integration (spec §8).
+            if not await self.throttler.admit(stage.throttle.limits_for(match.route_key), time.monotonic()):
+                raise TooManyRequests(f"throttled on route {match.route_key}")
             exchange.response = await self._integrate(match.target, request, route, exchange)
         except GatewayError as error:
             exchange.response = error.to_response()
             exchange.error_message = error.message
             exchange.integration_error = error.detail
             log.info("%s %s -> %s: %s", request.request_id, match.route_key, error.status, error.detail)
+        _add_cors_headers(exchange, cors)
         return exchange
 
     async def _integrate(
@@ -82,17 +159,29 @@ class Gateway:
         if integration is None:
             raise IntegrationFailure(f"route {route_plan.route_key} has no integration that stageway can call")
         headers = with_forwarding_headers(request)
+        mapped: MappingResult | None = None
+        if not route_plan.request_mapping.is_empty:
+            exchange.context = ContextVariables(request, route)
+            mapped = route_plan.request_mapping.apply(exchange.context, headers)
+            headers = mapped.headers
         started = time.perf_counter()
         try:
             if isinstance(integration, HttpProxyPlan):
-                response = await self._call_http(integration, request, route, headers)
+                response = await self._call_http(integration, request, route, headers, mapped)
             else:
                 response, exchange.integration_request_id = await self._call_lambda(
-                    integration, request, route, headers
+                    integration, request, route, headers, mapped
                 )
         finally:
             exchange.integration_latency_ms = (time.perf_counter() - started) * 1000
         exchange.integration_status = response.status
+        if not route_plan.response_mapping.is_empty:
+            context = exchange.context or ContextVariables(request, route)
+            exchange.context = context
+            status, response_headers = route_plan.response_mapping.apply(
+                response.status, response.headers, response.body, context
+            )
+            response = GatewayResponse(status, response_headers, response.body)
         return response
 
     async def _call_http(
@@ -101,17 +190,23 @@ class Gateway:
         request: IncomingRequest,
         route: RouteContext,
         headers: list[tuple[str, str]],
+        mapped: MappingResult | None,
     ) -> GatewayResponse:
+        raw_query = mapped.raw_query if mapped is not None else request.raw_query
+        path_override = mapped.path if mapped is not None else None
         url = plan.uri.render(
             route.path_parameters,
             route.stage_variables,
-            append_path=_forwarded_path(request, route) if plan.append_request_path else None,
-            raw_query=request.raw_query,
+            append_path=_forwarded_path(request, route) if plan.append_request_path and path_override is None else None,
+            raw_query=raw_query,
         )
         try:
             backend = parse_backend_url(url)
         except BadBackendUrl as error:  # e.g. a stage variable that left the URL empty
             raise IntegrationFailure(f"Invalid integration URL {url!r}: {error}") from None
+        if path_override is not None:
+            # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
+            url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
         outgoing = backend_request_headers(
             headers,
             backend_host=backend.authority,
@@ -127,11 +222,29 @@ class Gateway:
         request: IncomingRequest,
         route: RouteContext,
         headers: list[tuple[str, str]],
+        mapped: MappingResult | None,
     ) -> tuple[GatewayResponse, str]:
+        if mapped is not None:
+            # The event shows the mapped request: its query string, and `overwrite:path` as its path.
+            request = dataclasses.replace(request, raw_query=mapped.raw_query)
+            if mapped.path is not None:
+                route = dataclasses.replace(route, stage_raw_path=mapped.path, mapping_key=None)
         return await call_lambda(self.functions, plan, request, route, headers)
 
 
 _PLACEHOLDER = GatewayResponse(500)
+
+
+def _add_cors_headers(exchange: Exchange, cors: CorsPolicy | None) -> None:
+    """On a CORS request (one with `Origin`) to an API with CORS configured, the configured headers replace
+    whatever CORS headers the backend sent (spec §6.2)."""
+    if cors is None:
+        return
+    origin = exchange.request.header("origin")
+    if origin is None:
+        return
+    response = exchange.response
+    response.headers = [*cors.strip_backend_headers(response.headers), *cors.response_headers(origin)]
 
 
 def _forwarded_path(request: IncomingRequest, route: RouteContext) -> str:
@@ -143,4 +256,3 @@ def _forwarded_path(request: IncomingRequest, route: RouteContext) -> str:
 
 def _error_exchange(request: IncomingRequest, error: GatewayError) -> Exchange:
     return Exchange(request, error.to_response(), error_message=error.message, integration_error=error.detail)
-

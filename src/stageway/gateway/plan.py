@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from stageway.core.context_vars import LogFormat
+from stageway.core.cors import CorsPolicy
+from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING, RequestMapping, ResponseMapping
 from stageway.core.routing import RouteMatcher
+from stageway.core.throttle import StageThrottle
 
 if TYPE_CHECKING:
     from stageway.core.http_proxy import UriTemplate
@@ -52,6 +56,19 @@ class RoutePlan:
     route_id: str
     integration: IntegrationPlan | None
     integration_id: str | None
+    request_mapping: RequestMapping = NO_REQUEST_MAPPING
+    """The integration's `requestParameters`, compiled."""
+    response_mapping: ResponseMapping = NO_RESPONSE_MAPPING
+    """The integration's `responseParameters`, compiled."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogPlan:
+    """A stage's `accessLogSettings`: the compiled format and where its lines go."""
+
+    format: LogFormat
+    destination: str
+    """`stdout`, `stderr`, a file path, or a CloudWatch log group ARN (written to a file named after it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +78,11 @@ class StagePlan:
     deployment_id: str
     matcher: RouteMatcher[RoutePlan]
     stage_variables: dict[str, str]
+    throttle: StageThrottle
     detailed_metrics: bool = False
+    cors: CorsPolicy | None = None
+    """The deployed API's corsConfiguration: preflights answered, CORS headers added (spec §6)."""
+    access_log: AccessLogPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from stageway.config.apply import apply_config
+from stageway.core.throttle import account_limit
 from stageway.config.loader import load_config
 from stageway.functions import LocalRuntime
 from stageway.gateway.compiler import Compiler
@@ -26,9 +27,11 @@ from stageway.gateway.pipeline import Gateway
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.server.access_log import AccessLog
 from stageway.server.asgi import DataPlaneApp
+from stageway.server.log_sinks import LogSinks
 from stageway.server.metrics import GatewayMetrics
 from stageway.functions.documents import function_config
 from stageway.store.base import Store, open_store
+from stageway.throttle import create_throttler
 
 log = logging.getLogger("stageway")
 
@@ -51,6 +54,11 @@ class ServeOptions:
     """None: no admin listener."""
     admin_credentials: str | None = None
     """`KEY:SECRET[,KEY:SECRET]`: admin requests must be signed (SigV4) with one of them."""
+    throttle_url: str | None = None
+    """Where token buckets live: None / `memory://` (this process) or `redis://...` (shared by nodes)."""
+    account_rate: float | None = None
+    account_burst: int | None = None
+    log_dir: Path = Path(".stageway/logs")
     region: str = "us-east-1"
     account_id: str = "123456789012"
     extra: dict[str, object] = field(default_factory=dict)
@@ -70,10 +78,26 @@ class Node:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         self.store: Store = open_store(options.store_url)
-        self.compiler = Compiler(region=options.region, account_id=options.account_id)
+        self.compiler = Compiler(
+            region=options.region,
+            account_id=options.account_id,
+            account_throttle=(
+                account_limit(options.region, options.account_rate, options.account_burst)
+                if options.account_rate is not None or options.account_burst is not None
+                else None
+            ),
+        )
         self.runtime = LocalRuntime()
         self.http_client = HttpProxyClient()
-        self.gateway = Gateway(self.compiler.compile(self.store, options.default_api), self.http_client, self.runtime)
+        self.throttler = create_throttler(options.throttle_url)
+        self.stage_logs = LogSinks(options.log_dir)
+        self.gateway = Gateway(
+            self.compiler.compile(self.store, options.default_api),
+            self.http_client,
+            self.runtime,
+            self.throttler,
+            self.stage_logs,
+        )
         self.metrics = GatewayMetrics()
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
@@ -166,8 +190,10 @@ class Node:
                 await watcher
             if self.app.access_log is not None:
                 self.app.access_log.flush()
+            self.stage_logs.close()
             await self.runtime.close()
             await self.http_client.close()
+            await self.throttler.close()
             self.store.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

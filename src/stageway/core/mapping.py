@@ -1,0 +1,649 @@
+"""Parameter mapping: `requestParameters` / `responseParameters` of HTTP_PROXY and Lambda integrations
+(spec §5).
+
+Pure module. A deployment compiles each integration's maps once: `compile_request_parameters` and
+`compile_response_parameters` check every key and value as AWS does at CreateIntegration and turn each
+value into a `ValueTemplate`, literal text and one getter per `$request...` / `$response...` /
+`$context...` / `$stageVariables...` reference. Per request `RequestMapping.apply` edits the outgoing
+header list, query string and path; `ResponseMapping.apply` edits the integration's status and headers.
+
+Semantics (AWS documents the keys and values, not every edge; [INF] where noted):
+- A value's sources are read from what the client sent (request mapping) or what the integration
+  answered (response mapping), never from what earlier mappings produced, so the documented "rename a
+  header" (`append:header.b = $request.header.a`, `remove:header.a = ''`) works whatever the key order.
+- `remove:` drops every value of the parameter; `overwrite:` drops them and sets one; `append:` adds one
+  more value (another header line, another `name=value` pair), creating the parameter if absent.
+  Operations on one name run in that order: remove, overwrite, append.
+- When a value refers to something the request does not have (a missing header, query parameter, body
+  field, path parameter, stage variable or context value), the parameter is not sent: an `append:` or
+  `overwrite:` whose value is missing does nothing [INF: "AWS omits the parameter"].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import quote, unquote
+
+import orjson
+
+from stageway.core.context_vars import ContextVariables, resolver_for
+from stageway.core.lambda_events import parse_query_string
+from stageway.core.validation import Field, ValidationError
+
+# AWS truncates a body at 100 KB before evaluating a JSONPath on it (spec §5.2): a larger JSON body
+# no longer parses, and only `$request.body` passes it whole.
+MAX_JSONPATH_BODY_BYTES: Final = 100 * 1024
+MAX_VALUE_LENGTH: Final = 512  # service model: StringWithLengthBetween1And512
+
+# "You can't configure request or response mappings for these headers" (http-api-parameter-mapping,
+# "Reserved headers"). The prefixes stand for the `*` entries of AWS's list.
+RESERVED_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-location",
+        "forwarded",
+        "keep-alive",
+        "origin",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "via",
+    }
+)
+RESERVED_HEADER_PREFIXES: Final = ("access-control-", "apigw-", "x-amz-", "x-amzn-")
+
+# Integrations whose requestParameters are HTTP edits. With an integrationSubtype (AWS service
+# integrations) the same field names the AWS action's parameters instead (spec §4.7).
+REQUEST_MAPPING_INTEGRATION_TYPES: Final = ("HTTP_PROXY", "AWS_PROXY")
+
+
+def is_reserved_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES)
+
+
+def _invalid(inner: str, field: Field) -> ValidationError:
+    # [OBS] AWS's wrapper for every parameter-mapping problem, e.g. "Invalid mapping expression specified:
+    # Validation Result: warnings : [], errors : [Invalid Response Actioned Parameter destination
+    # specified: append:overwrite.static]" (hashicorp/terraform-provider-aws#17997 review).
+    return ValidationError(
+        f"Invalid mapping expression specified: Validation Result: warnings : [], errors : [{inner}]", field
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Values
+
+
+_UNSET: Any = object()
+_NOT_JSON: Any = object()
+
+
+class _Env:
+    """The sources of one evaluation, each parsed at most once, and only when a value asks for it."""
+
+    __slots__ = ("_json", "_query", "body", "context", "headers", "raw_query")
+
+    def __init__(
+        self,
+        context: ContextVariables,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        raw_query: str = "",
+    ) -> None:
+        self.context = context
+        self.headers = headers
+        self.body = body
+        self.raw_query = raw_query
+        self._json: Any = _UNSET
+        self._query: dict[str, list[str]] | None = None
+
+    def header(self, name: str) -> str | None:
+        """Every value of a header, matched case-insensitively, joined with "," (AWS's words)."""
+        values = [value for key, value in self.headers if key == name or key.lower() == name]
+        return ",".join(values) if values else None
+
+    def query(self, name: str) -> str | None:
+        """Every value of a query parameter (case-sensitive name) joined with ","."""
+        if self._query is None:
+            self._query = {}
+            for key, value in parse_query_string(self.raw_query):
+                self._query.setdefault(key, []).append(value)
+        values = self._query.get(name)
+        return ",".join(values) if values is not None else None
+
+    def json(self) -> Any:
+        """The body as JSON (cut at 100 KB first), or `_NOT_JSON`."""
+        if self._json is _UNSET:
+            try:
+                self._json = orjson.loads(self.body[:MAX_JSONPATH_BODY_BYTES])
+            except orjson.JSONDecodeError:
+                self._json = _NOT_JSON
+        return self._json
+
+
+Getter = Callable[[_Env], "str | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueTemplate:
+    """A mapping value: literal text and references, rendered per request."""
+
+    source: str
+    parts: tuple[str | Getter, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(part, str) for part in self.parts)
+
+    def render(self, env: _Env) -> str | None:
+        """The value, or None when any reference in it has nothing to give (the parameter is omitted)."""
+        parts = self.parts
+        if len(parts) == 1:
+            only = parts[0]
+            return only if isinstance(only, str) else only(env)
+        pieces: list[str] = []
+        for part in parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = part(env)
+            if value is None:
+                return None
+            pieces.append(value)
+        return "".join(pieces)
+
+
+class _BadValue(ValueError):
+    """A value that is not a mapping expression AWS accepts; the message says why."""
+
+
+# RFC 9110 token characters: what a header name is made of.
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
+_STAGE_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_QUERY_NAME = re.compile(r"^[^\s]+$")
+_PATH_PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+# `$request...` written without braces runs to the next blank; several references need `${...}`.
+_SHORTHAND_ROOTS = ("request.", "response.", "context.", "stageVariables.")
+_SHORTHAND = re.compile(r"\S+")
+
+
+def _json_text(node: Any) -> str | None:
+    if node is None:
+        return None  # a JSON null sends nothing [INF]
+    if isinstance(node, str):
+        return node
+    return orjson.dumps(node).decode()
+
+
+# One JSONPath step: `.name`, `['name']` / `["name"]`, or `[index]`.
+_JSONPATH_STEP = re.compile(r"""\.([^.\[\]'"*?]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")
+
+
+def _compile_jsonpath(path: str) -> tuple[str | int, ...]:
+    """The steps of a `$request.body` / `$response.body` JSONPath, in the subset AWS evaluates: child
+    names and array indexes, no recursive descent (`..`) and no filters (`?()`) (spec §5.2); wildcards,
+    slices and unions, which select several values, are refused too [INF]."""
+    if ".." in path:
+        raise _BadValue("recursive descent (..) is not supported in a JSONPath")
+    if "?(" in path:
+        raise _BadValue("filter expressions (?()) are not supported in a JSONPath")
+    steps: list[str | int] = []
+    position = 0
+    while position < len(path):
+        match = _JSONPATH_STEP.match(path, position)
+        if match is None:
+            raise _BadValue(f"unsupported JSONPath {path!r}: use .name, ['name'] or [index] steps")
+        name, index, single, double = match.groups()
+        if index is not None:
+            steps.append(int(index))
+        else:
+            steps.append(name if name is not None else single if single is not None else double)
+        position = match.end()
+    return tuple(steps)
+
+
+def _body_getter(path: str) -> Getter:
+    if not path:
+        # The whole body, not cut: "To send payloads larger than 100 KB, specify $request.body".
+        return lambda env: env.body.decode("utf-8", "replace")
+    steps = _compile_jsonpath(path)
+
+    def select(env: _Env) -> str | None:
+        node = env.json()
+        if node is _NOT_JSON:
+            return None
+        for step in steps:
+            if isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    return None
+            elif not isinstance(node, dict) or step not in node:
+                return None
+            node = node[step]
+        return _json_text(node)
+
+    return select
+
+
+def _context_getter(name: str) -> Getter:
+    resolve = resolver_for(name)
+    if resolve is None:
+        raise _BadValue(f"$context.{name} is not a context variable of HTTP APIs")
+    return lambda env: resolve(env.context)
+
+
+def _stage_variable_getter(name: str) -> Getter:
+    if not _STAGE_VARIABLE_NAME.match(name):
+        raise _BadValue(f"invalid stage variable name {name!r}")
+
+    def get(env: _Env) -> str | None:
+        route = env.context.route
+        return route.stage_variables.get(name) if route is not None else None
+
+    return get
+
+
+def _header_getter(name: str) -> Getter:
+    if not _HEADER_NAME.match(name):
+        raise _BadValue(f"invalid header name {name!r}")
+    lowered = name.lower()
+    return lambda env: env.header(lowered)
+
+
+def _request_getter(rest: str) -> Getter:
+    if rest.startswith("header."):
+        return _header_getter(rest[len("header.") :])
+    if rest.startswith("querystring."):
+        name = rest[len("querystring.") :]
+        if not _QUERY_NAME.match(name):
+            raise _BadValue(f"invalid query string name {name!r}")
+        return lambda env: env.query(name)
+    if rest == "body" or rest.startswith(("body.", "body[")):
+        return _body_getter(rest[len("body") :])
+    if rest == "path":
+        # The path without the stage name (AWS's words), still percent-encoded: it becomes a URL path.
+        return lambda env: env.context.route.route_raw_path if env.context.route is not None else None
+    if rest.startswith("path."):
+        name = rest[len("path.") :]
+        if not _PATH_PARAMETER_NAME.match(name):
+            raise _BadValue(f"invalid path parameter name {name!r}")
+
+        def path_parameter(env: _Env) -> str | None:
+            route = env.context.route
+            return route.path_parameters.get(name) if route is not None else None
+
+        return path_parameter
+    raise _BadValue(f"$request.{rest} is not a request source")
+
+
+def _response_getter(rest: str) -> Getter:
+    if rest.startswith("header."):
+        return _header_getter(rest[len("header.") :])
+    if rest == "body" or rest.startswith(("body.", "body[")):
+        return _body_getter(rest[len("body") :])
+    raise _BadValue(f"$response.{rest} is not a response source")
+
+
+def _reference(expression: str, *, response: bool) -> Getter:
+    """The getter for one reference, written without `$` and braces: `request.header.x`."""
+    root, _, rest = expression.partition(".")
+    if root == "context" and rest:
+        return _context_getter(rest)
+    if root == "stageVariables" and rest:
+        return _stage_variable_getter(rest)
+    if root == "request" and not response:
+        return _request_getter(rest)
+    if root == "response" and response:
+        return _response_getter(rest)
+    raise _BadValue(f"${expression} is not a value source here")
+
+
+def compile_value(value: str, *, response: bool = False) -> ValueTemplate:
+    """Split a mapping value into literal text and references.
+
+    References are `$source...` (running to the next blank or the end of the value) or `${source...}`
+    (needed to put several in one value, AWS: "${request.path.name} ${request.path.id}"). A `$` that
+    does not start a reference is literal text. `response` picks the sources of response mapping
+    (`$response.header.x`, `$response.body.x`) instead of the request's. Raises `ValueError` naming the
+    problem; the compile functions below turn it into AWS's `ValidationError`.
+    """
+    parts: list[str | Getter] = []
+    literal: list[str] = []
+    position = 0
+    while True:
+        start = value.find("$", position)
+        if start < 0:
+            literal.append(value[position:])
+            break
+        literal.append(value[position:start])
+        if value.startswith("${", start):
+            end = value.find("}", start + 2)
+            if end < 0:
+                raise _BadValue(f"unterminated reference in {value!r}: missing '}}'")
+            expression = value[start + 2 : end]
+            position = end + 1
+        elif value.startswith(_SHORTHAND_ROOTS, start + 1):
+            match = _SHORTHAND.match(value, start + 1)
+            assert match is not None
+            expression = match.group(0)
+            position = match.end()
+        else:
+            literal.append("$")
+            position = start + 1
+            continue
+        text = "".join(literal)
+        if text:
+            parts.append(text)
+        literal = []
+        parts.append(_reference(expression, response=response))
+    text = "".join(literal)
+    if text or not parts:
+        parts.append(text)
+    return ValueTemplate(value, tuple(parts))
+
+
+# --------------------------------------------------------------------------------------------------
+# Request mapping
+
+
+@dataclass(frozen=True, slots=True)
+class _Operation:
+    action: str
+    """`remove`, `overwrite` or `append`."""
+    name: str
+    """Header name lower-cased, or query parameter name as written (query names are case-sensitive)."""
+    value: ValueTemplate | None
+    """None for `remove`."""
+
+
+_ACTION_ORDER = {"remove": 0, "overwrite": 1, "append": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class MappingResult:
+    """The integration request after mapping."""
+
+    headers: list[tuple[str, str]]
+    """The outgoing header list (the list passed in, unchanged, when no header is mapped)."""
+    raw_query: str
+    """The query string to send, encoded, without `?`."""
+    path: str | None
+    """`overwrite:path`: the whole path sent to the integration (HTTP_PROXY: it replaces the path of
+    the integration URI and any appended request path; Lambda: the event's path). None: unchanged."""
+
+
+def _clean(value: str) -> str:
+    # A header value cannot carry a line break (a body field could): it would split the message.
+    return value.replace("\r", " ").replace("\n", " ") if "\n" in value or "\r" in value else value
+
+
+def _edit_headers(
+    headers: list[tuple[str, str]], operations: tuple[_Operation, ...], env: _Env
+) -> list[tuple[str, str]]:
+    values = [op.value.render(env) if op.value is not None else None for op in operations]
+    dropped = {
+        op.name
+        for op, value in zip(operations, values, strict=True)
+        if op.action == "remove" or (op.action == "overwrite" and value is not None)
+    }
+    edited = (
+        [(name, value) for name, value in headers if name.lower() not in dropped]
+        if dropped
+        else list(headers)
+    )
+    for op, value in zip(operations, values, strict=True):
+        if value is not None and op.action != "remove":
+            edited.append((op.name, _clean(value)))
+    return edited
+
+
+def _query_name(piece: str) -> str:
+    name = piece.partition("=")[0]
+    return unquote(name.replace("+", " ")) if "%" in name or "+" in name else name
+
+
+def _edit_query(raw_query: str, operations: tuple[_Operation, ...], env: _Env) -> str:
+    values = [op.value.render(env) if op.value is not None else None for op in operations]
+    dropped = {
+        op.name
+        for op, value in zip(operations, values, strict=True)
+        if op.action == "remove" or (op.action == "overwrite" and value is not None)
+    }
+    pieces = [piece for piece in raw_query.split("&") if piece and _query_name(piece) not in dropped]
+    for op, value in zip(operations, values, strict=True):
+        if value is not None and op.action != "remove":
+            pieces.append(f"{quote(op.name, safe='')}={quote(value, safe='')}")
+    return "&".join(pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMapping:
+    """An integration's compiled `requestParameters`."""
+
+    header_operations: tuple[_Operation, ...] = ()
+    query_operations: tuple[_Operation, ...] = ()
+    path: ValueTemplate | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.header_operations or self.query_operations or self.path is not None)
+
+    def apply(self, context: ContextVariables, headers: list[tuple[str, str]]) -> MappingResult:
+        """Map one request. `context` is the request's `$context` view (its request and route are the
+        sources of `$request...`); `headers` is the header list the integration would receive (client
+        headers plus the gateway's forwarding headers, names lower-case). The query string edited is the
+        client's (`context.request.raw_query`)."""
+        request = context.request
+        env = _Env(context, request.headers, request.body, request.raw_query)
+        out_headers = (
+            _edit_headers(headers, self.header_operations, env) if self.header_operations else headers
+        )
+        raw_query = (
+            _edit_query(request.raw_query, self.query_operations, env)
+            if self.query_operations
+            else request.raw_query
+        )
+        path = None
+        if self.path is not None:
+            path = self.path.render(env)
+            if path is not None and not path.startswith("/"):
+                path = "/" + path
+        return MappingResult(out_headers, raw_query, path)
+
+
+NO_REQUEST_MAPPING: Final = RequestMapping()
+
+_REQUEST_KEY = re.compile(r"^(append|overwrite|remove):(header|querystring)\.(.+)$")
+_REMOVE_VALUES = ("", "''")  # AWS's examples give remove operations the value '' (an empty quoted string)
+
+
+def _check_value(key: str, value: object, field: Field, *, response: bool) -> ValueTemplate | None:
+    """The compiled value of one mapping, or None for a `remove:` (whose value must be empty)."""
+    if not isinstance(value, str):
+        raise _invalid(f"Invalid mapping expression specified: {value!r}", field)
+    if key.startswith("remove:"):
+        if value not in _REMOVE_VALUES:
+            raise _invalid(
+                f"Invalid mapping expression specified: {value}: a remove operation takes ''", field
+            )
+        return None
+    if not 1 <= len(value) <= MAX_VALUE_LENGTH:
+        raise _invalid(
+            f"Invalid mapping expression specified: {value!r}: values are 1 to {MAX_VALUE_LENGTH} characters",
+            field,
+        )
+    try:
+        return compile_value(value, response=response)
+    except ValueError as error:
+        raise _invalid(f"Invalid mapping expression specified: {value}: {error}", field) from None
+
+
+def _check_header_target(key: str, name: str, field: Field, side: str) -> None:
+    if not _HEADER_NAME.match(name):
+        raise _invalid(f"Invalid {side} Actioned Parameter destination specified: {key}", field)
+    if is_reserved_header(name):
+        raise _invalid(f"Header {name} is reserved and cannot be used in a parameter mapping: {key}", field)
+
+
+def compile_request_parameters(
+    params: Mapping[str, str] | None, *, integration_type: str, integration_subtype: str | None = None
+) -> RequestMapping:
+    """Check an integration's `requestParameters` as CreateIntegration does and compile them.
+
+    Keys: `append|overwrite|remove:header.NAME`, `append|overwrite|remove:querystring.NAME`,
+    `overwrite:path`. Both HTTP_PROXY and Lambda proxy (AWS_PROXY) integrations take every key: AWS's
+    console and CDK's `HttpLambdaIntegration` offer parameter mapping for Lambda, and users report
+    `overwrite:path` reaching payload 2.0 events (spec §5) [OBS]. AWS service integrations
+    (`integrationSubtype`) use requestParameters for the action's own parameters and are not compiled
+    here.
+    """
+    if integration_subtype:
+        raise ValueError("requestParameters of AWS service integrations name the action's parameters")
+    if integration_type not in REQUEST_MAPPING_INTEGRATION_TYPES:
+        raise ValidationError(
+            f"Parameter mapping is not supported for integration type {integration_type}",
+            ("requestParameters",),
+        )
+    headers: list[_Operation] = []
+    queries: list[_Operation] = []
+    path: ValueTemplate | None = None
+    for key, value in (params or {}).items():
+        field: Field = ("requestParameters", key)
+        if key == "overwrite:path":
+            path = _check_value(key, value, field, response=False)
+            continue
+        match = _REQUEST_KEY.match(key)
+        if match is None:
+            # [OBS] "Invalid Request Actioned Parameter" (a project's notes of AWS's answer).
+            raise _invalid(f"Invalid Request Actioned Parameter destination specified: {key}", field)
+        action, target, name = match.groups()
+        if target == "header":
+            _check_header_target(key, name, field, "Request")
+            name = name.lower()
+        elif not _QUERY_NAME.match(name):
+            raise _invalid(f"Invalid Request Actioned Parameter destination specified: {key}", field)
+        operation = _Operation(action, name, _check_value(key, value, field, response=False))
+        (headers if target == "header" else queries).append(operation)
+    return RequestMapping(
+        tuple(sorted(headers, key=lambda op: _ACTION_ORDER[op.action])),
+        tuple(sorted(queries, key=lambda op: _ACTION_ORDER[op.action])),
+        path,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Response mapping
+
+
+@dataclass(frozen=True, slots=True)
+class _ResponseRules:
+    header_operations: tuple[_Operation, ...]
+    status: ValueTemplate | None
+
+
+def _status_code(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) == 3 and text.isdigit() and 100 <= int(text) <= 599:
+        return int(text)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMapping:
+    """An integration's compiled `responseParameters`, by the integration status they apply to."""
+
+    rules: Mapping[int, _ResponseRules] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.rules
+
+    @property
+    def statuses(self) -> frozenset[int]:
+        return frozenset(self.rules)
+
+    def apply(
+        self, status: int, headers: list[tuple[str, str]], body: bytes, context: ContextVariables
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """The status and headers sent to the client for an integration response with this status.
+        Sources (`$response.header.x`, `$response.body.x`) are the integration's response as received.
+        A mapped status that is not a status code (a header that was not a number) leaves it unchanged."""
+        rules = self.rules.get(status)
+        if rules is None:
+            return status, headers
+        env = _Env(context, headers, body)
+        if rules.header_operations:
+            headers = _edit_headers(headers, rules.header_operations, env)
+        if rules.status is not None:
+            mapped = _status_code(rules.status.render(env))
+            if mapped is not None:
+                status = mapped
+        return status, headers
+
+
+NO_RESPONSE_MAPPING: Final = ResponseMapping()
+
+_RESPONSE_HEADER_KEY = re.compile(r"^(append|overwrite|remove):header\.(.+)$")
+
+
+def compile_response_parameters(params: Mapping[str, Mapping[str, str]] | None) -> ResponseMapping:
+    """Check an integration's `responseParameters` as CreateIntegration does and compile them.
+
+    Selection keys are integration status codes from 200 to 599 (service model); each maps
+    `append|overwrite|remove:header.NAME` and `overwrite:statuscode` to values drawn from
+    `$response.header.x`, `$response.body.x`, `$context.x`, `$stageVariables.x` or static text.
+    """
+    rules: dict[int, _ResponseRules] = {}
+    for selection, mappings in (params or {}).items():
+        code = _status_code(selection) if isinstance(selection, str) else None
+        if code is None or code < 200:
+            # [DOC] service model: "The selection key must be a valid HTTP status code within the range
+            # of 200-599."
+            raise ValidationError(
+                f"Invalid response parameters selection key {selection}: the selection key must be a valid "
+                "HTTP status code within the range of 200-599",
+                ("responseParameters", str(selection)),
+            )
+        if not isinstance(mappings, Mapping):
+            raise ValidationError(
+                f"Response parameters for {selection} must be a map", ("responseParameters", selection)
+            )
+        operations: list[_Operation] = []
+        status: ValueTemplate | None = None
+        for key, value in mappings.items():
+            field: Field = ("responseParameters", selection, key)
+            if key == "overwrite:statuscode":
+                status = _check_value(key, value, field, response=True)
+                assert status is not None
+                if status.is_static and _status_code(value) is None:
+                    raise _invalid(f"Invalid status code specified: {value}", field)
+                continue
+            match = _RESPONSE_HEADER_KEY.match(key)
+            if match is None:
+                # [OBS] hashicorp/terraform-provider-aws#17997: AWS's answer to `append:overwrite.static`.
+                raise _invalid(f"Invalid Response Actioned Parameter destination specified: {key}", field)
+            action, name = match.groups()
+            _check_header_target(key, name, field, "Response")
+            operations.append(
+                _Operation(action, name.lower(), _check_value(key, value, field, response=True))
+            )
+        rules[code] = _ResponseRules(
+            tuple(sorted(operations, key=lambda op: _ACTION_ORDER[op.action])), status
+        )
+    return ResponseMapping(MappingProxyType(rules))
