@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from stageway.config.apply import delete_api as delete_api_documents
 from stageway.control.apigatewayv2.common import (
     Context,
@@ -22,13 +20,13 @@ from stageway.control.apigatewayv2.routes import build_route
 from stageway.control.apigatewayv2.stages import new_stage
 from stageway.control.apigatewayv2.tags import validate_tags
 from stageway.control.wire import BadRequestException
+from stageway.core.cors import compile_cors
 from stageway.core.ids import new_api_id
 from stageway.core.route_keys import DEFAULT_ROUTE_KEY, parse_route_key
 from stageway.core.validation import (
     DEFAULT_TIMEOUT_MS,
     api_errors,
     check_route_key_conflicts,
-    cors_errors,
     parse_lambda_arn,
     validate_route_key,
 )
@@ -178,28 +176,8 @@ def _validate(params: Params) -> None:
             "Supported expression: ${request.method} ${request.path}"
         )
     if "corsConfiguration" in params:
-        cors = params["corsConfiguration"]
         with aws_errors():
-            raise_first(cors_errors(cors))
-        for origin in cors.get("allowOrigins") or []:
-            validate_cors_origin(origin)
-
-
-def validate_cors_origin(origin: str) -> None:
-    """An allowed origin is `*`, `scheme://*` or `scheme://host[:port]`: an origin has no path (spec §6.1)."""
-    if origin == "*" or origin in ("http://*", "https://*"):
-        return
-    try:
-        parts = urlsplit(origin)
-        valid = bool(parts.scheme and parts.netloc) and not (parts.path or parts.query or parts.fragment)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        valid = False
-    if not valid:
-        # [INF] AWS's wording is not known.
-        raise BadRequestException(
-            f"Invalid origin specified: {origin}. An origin is scheme://host[:port], without a path"
-        )
+            compile_cors(params["corsConfiguration"])  # what the data plane will run, checked now
 
 
 def _new_api_id(ctx: Context) -> str:

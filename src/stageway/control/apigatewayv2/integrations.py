@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from stageway.control.apigatewayv2.common import (
     Context,
     Handler,
@@ -18,6 +15,7 @@ from stageway.control.apigatewayv2.common import (
 from stageway.control.apigatewayv2.render import render_integration
 from stageway.control.wire import BadRequestException, ConflictException
 from stageway.core.ids import random_id
+from stageway.core.mapping import compile_request_parameters, compile_response_parameters
 from stageway.core.validation import DEFAULT_TIMEOUT_MS, validate_integration
 from stageway.store.base import Document
 from stageway.store.deployments import auto_deploy
@@ -148,83 +146,12 @@ def validate(ctx: Context, api_id: str, doc: Document) -> None:
         raise BadRequestException("TlsConfig is supported only for private integrations")  # [INF] wording
     if doc.get("integrationSubtype"):
         return  # AWS service integrations: requestParameters name the action's parameters (spec §4.7)
-    for key, value in (doc.get("requestParameters") or {}).items():
-        _check_request_mapping(key, value)
-    for status, mappings in (doc.get("responseParameters") or {}).items():
-        if not (status.isdigit() and 200 <= int(status) <= 599):
-            raise BadRequestException(f"Invalid status code specified for response parameters: {status}")  # [INF]
-        for key, value in mappings.items():
-            _check_response_mapping(key, value)
-
-
-_REQUEST_KEY = re.compile(r"^(append|overwrite|remove):(header|querystring)\.(.+)$")
-_RESPONSE_KEY = re.compile(r"^(append|overwrite|remove):header\.(.+)$")
-# spec §5.5: headers API Gateway owns; the entries ending in '-' are prefixes.
-RESERVED_HEADERS = (
-    "access-control-",
-    "apigw-",
-    "authorization",
-    "connection",
-    "content-encoding",
-    "content-length",
-    "content-location",
-    "forwarded",
-    "keep-alive",
-    "origin",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "x-amz-",
-    "x-amzn-",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "via",
-)
-
-
-def is_reserved_header(name: str) -> bool:
-    lowered = name.lower()
-    return any(lowered.startswith(entry) if entry.endswith("-") else lowered == entry for entry in RESERVED_HEADERS)
-
-
-def _bad_mapping(key: str, reason: str = "") -> BadRequestException:
-    # [INF] AWS's REST APIs answer "Invalid mapping expression specified: ..."; HTTP APIs' wording is unknown.
-    return BadRequestException(f"Invalid mapping expression specified: {key}" + (f". {reason}" if reason else ""))
-
-
-def _check_mapping_value(key: str, value: Any, action: str) -> None:
-    if action != "remove" and (not value or len(value) > 512):
-        raise _bad_mapping(key, "Mapping values must be 1 to 512 characters long")
-
-
-def _check_request_mapping(key: str, value: Any) -> None:
-    if key == "overwrite:path":
-        _check_mapping_value(key, value, "overwrite")
-        return
-    match = _REQUEST_KEY.match(key)
-    if match is None:
-        raise _bad_mapping(key)
-    action, location, name = match.groups()
-    if location == "header" and is_reserved_header(name):
-        raise _bad_mapping(key, f"{name} is a reserved header")
-    _check_mapping_value(key, value, action)
-
-
-def _check_response_mapping(key: str, value: Any) -> None:
-    if key == "overwrite:statuscode":
-        _check_mapping_value(key, value, "overwrite")
-        return
-    match = _RESPONSE_KEY.match(key)
-    if match is None:
-        raise _bad_mapping(key)
-    action, name = match.groups()
-    if is_reserved_header(name):
-        raise _bad_mapping(key, f"{name} is a reserved header")
-    _check_mapping_value(key, value, action)
+    # The same compilers the data plane uses: a mapping accepted here is one the gateway can run.
+    with aws_errors():
+        if doc.get("requestParameters"):
+            compile_request_parameters(doc["requestParameters"], integration_type=doc.get("integrationType", ""))
+        if doc.get("responseParameters"):
+            compile_response_parameters(doc["responseParameters"])
 
 
 def merge_request_parameters(old: dict[str, str] | None, new: dict[str, str]) -> dict[str, str]:
