@@ -209,3 +209,34 @@ def test_editing_the_code_takes_effect_without_restart(gateway: StagewayServer) 
     while time.monotonic() < deadline and http("GET", gateway.url + "/plain-string")[2] != b"Hello again":
         time.sleep(0.2)
     assert http("GET", gateway.url + "/plain-string")[2] == b"Hello again"
+
+
+def test_stopping_the_server_leaves_no_worker_running(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "code")
+    (tmp_path / "api.yaml").write_text(
+        """
+functions:
+  pid: {runtime: python3.11, handler: handlers.pid, code: code}
+apis:
+  one:
+    routes:
+      GET /pid: {integration: {integrationType: AWS_PROXY, integrationUri: pid}}
+"""
+    )
+    server = StagewayServer(tmp_path / "api.yaml", args=("--no-admin",)).start()
+    worker_pid = int(http("GET", server.url + "/pid")[2])
+    assert Path(f"/proc/{worker_pid}").exists()
+    assert server.stop() == 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(worker_pid):
+        time.sleep(0.05)
+    assert not _alive(worker_pid)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped by an init that does not reap."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
