@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="require admin requests signed (AWS SigV4) with one of these keys (env STAGEWAY_ADMIN_CREDENTIALS)",
     )
     serve.add_argument(
+        "--iam-credentials",
+        default=os.environ.get("STAGEWAY_IAM_CREDENTIALS"),
+        metavar="KEY:SECRET[,KEY:SECRET]",
+        help="keys whose SigV4 signatures AWS_IAM routes accept (env STAGEWAY_IAM_CREDENTIALS; "
+        "default: the admin credentials)",
+    )
+    serve.add_argument(
         "--throttle",
         default=os.environ.get("STAGEWAY_THROTTLE"),
         metavar="URL",
@@ -133,13 +140,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"stageway: refusing to serve, the configuration has errors:\n{error}", file=sys.stderr)
         return 2
-    if args.admin_credentials:
-        from stageway.control.auth import CredentialsError, credentials_from
+    from stageway.control.auth import CredentialsError, credentials_from
 
+    for option, text in (("--admin-credentials", args.admin_credentials), ("--iam-credentials", args.iam_credentials)):
         try:
-            credentials_from(args.admin_credentials)
+            credentials_from(text)
         except CredentialsError as error:
-            print(f"stageway: --admin-credentials: {error}", file=sys.stderr)
+            print(f"stageway: {option}: {error}", file=sys.stderr)
             return 2
     options = ServeOptions(
         files=args.files,
@@ -152,6 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
         admin_host=args.admin_host,
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,
+        iam_credentials=args.iam_credentials,
         throttle_url=args.throttle,
         account_rate=args.account_rate,
         account_burst=args.account_burst,

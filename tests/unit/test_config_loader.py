@@ -11,6 +11,7 @@ import pytest
 from stageway.config.loader import load_config
 from stageway.config.spec import (
     ApiSpec,
+    AuthorizerSpec,
     ConfigError,
     ConfigSpec,
     FunctionSpec,
@@ -95,12 +96,26 @@ apis:
       hello:
         integrationType: AWS_PROXY
         integrationUri: hello
+    authorizers:
+      cognito:
+        authorizerType: JWT
+        jwtConfiguration:
+          issuer: https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example
+          audience: [3n4b5urk1ft4fl3mg5e62d9ado]
+      gate:
+        authorizerType: REQUEST
+        authorizerUri: hello
+        authorizerPayloadFormatVersion: "2.0"
+        enableSimpleResponses: true
+        authorizerResultTtlInSeconds: 300
+        identitySource: [$request.header.x-token, $context.routeKey]
     routes:
       GET /pets/{id}: backend
+      DELETE /pets/{id}: {integration: backend, authorizer: gate}
       POST /pets:
         integration: hello
         authorizationType: JWT
-        authorizerId: abc123
+        authorizer: cognito
         authorizationScopes: [pets/write]
         operationName: createPet
         requestParameters: {route.request.header.x-pet: {required: true}}
@@ -215,17 +230,25 @@ def test_a_file_with_every_field_becomes_exact_spec_dataclasses(tmp_path: Path) 
                         location=at("GET /pets/{id}: backend"),
                     ),
                     RouteSpec(
+                        route_key="DELETE /pets/{id}",
+                        integration="backend",
+                        # The authorizer's type gives the route its authorizationType.
+                        fields={"routeKey": "DELETE /pets/{id}", "authorizationType": "CUSTOM"},
+                        location=at("DELETE /pets/{id}:"),
+                        authorizer="gate",
+                    ),
+                    RouteSpec(
                         route_key="POST /pets",
                         integration="hello",
                         fields={
                             "routeKey": "POST /pets",
                             "authorizationType": "JWT",
-                            "authorizerId": "abc123",
                             "operationName": "createPet",
                             "authorizationScopes": ["pets/write"],
                             "requestParameters": {"route.request.header.x-pet": {"required": True}},
                         },
                         location=at("POST /pets:"),
+                        authorizer="cognito",
                     ),
                     RouteSpec(
                         route_key="$default",
@@ -263,6 +286,37 @@ def test_a_file_with_every_field_becomes_exact_spec_dataclasses(tmp_path: Path) 
                     ),
                 ),
                 location=at("petstore:"),
+                authorizers=(
+                    AuthorizerSpec(
+                        name="cognito",
+                        fields={
+                            "name": "cognito",
+                            "authorizerType": "JWT",
+                            # A JWT authorizer reads the Authorization header unless told otherwise.
+                            "identitySource": ["$request.header.Authorization"],
+                            "jwtConfiguration": {
+                                "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example",
+                                "audience": ["3n4b5urk1ft4fl3mg5e62d9ado"],
+                            },
+                        },
+                        location=at("cognito:"),
+                    ),
+                    AuthorizerSpec(
+                        name="gate",
+                        fields={
+                            "name": "gate",
+                            "authorizerType": "REQUEST",
+                            "identitySource": ["$request.header.x-token", "$context.routeKey"],
+                            # A function name becomes the invocation URI AWS stores.
+                            "authorizerUri": "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+                            "arn:aws:lambda:eu-west-1:111122223333:function:hello/invocations",
+                            "authorizerPayloadFormatVersion": "2.0",
+                            "enableSimpleResponses": True,
+                            "authorizerResultTtlInSeconds": 300,
+                        },
+                        location=at("gate:"),
+                    ),
+                ),
             ),
         ),
     )
@@ -1139,3 +1193,154 @@ def test_every_problem_is_collected_in_one_pass_in_line_order(tmp_path: Path) ->
     assert str(info.value).splitlines()[1] == (
         f"{bad}:4: API 'pets', route 'GET /pets': no integration named 'nowhere' in integrations:"
     )
+
+
+GATE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:gate"
+AUTHORIZER_PROBLEM_CASES = [
+    pytest.param(
+        """
+        apis:
+          pets:
+            authorizers:
+              cognito:
+                authorizerType: JWT
+                jwtConfiguration: {issuer: cognito-idp.example, audence: [x]}
+        """,
+        [
+            (6, "API 'pets', authorizer 'cognito', jwtConfiguration: unknown key 'audence' (did you mean 'audience'?)"),
+            (6, "API 'pets', authorizer 'cognito': Invalid issuer specified: cognito-idp.example. The issuer must be an http(s) URL"),
+        ],
+        id="jwt-issuer",
+    ),
+    pytest.param(
+        """
+        apis:
+          pets:
+            authorizers:
+              cognito:
+                authorizerType: JWT
+                identitySource: [$request.header.a, $context.routeKey]
+              nothing: {identitySource: $request.header.x}
+              bad/name: {authorizerType: JWT}
+        """,
+        [
+            (4, "API 'pets', authorizer 'cognito': JwtConfiguration with an issuer is required for JWT authorizers"),
+            (
+                6,
+                ("API 'pets', authorizer 'cognito': A JWT authorizer needs exactly one identity source: "
+                "$request.header.{name} or $request.querystring.{name}"),
+            ),
+            (7, "API 'pets', authorizer 'nothing': authorizerType is required (JWT or REQUEST)"),
+            (8, "API 'pets', authorizer 'bad/name': an authorizer name may only contain letters, digits, '_', '-' and '.'"),
+        ],
+        id="jwt-required",
+    ),
+    pytest.param(
+        f"""
+        apis:
+          pets:
+            authorizers:
+              gate:
+                authorizerType: REQUEST
+                authorizerUri: {GATE_ARN}
+                authorizerResultTtlInSeconds: 7200
+                enableSimpleResponses: "true"
+              other:
+                authorizerType: REQUEST
+                authorizerUri: gaet
+                authorizerPayloadFormatVersion: 1.0
+                identitySource: [$request.body.token]
+        """,
+        [
+            (
+                4,
+                ("API 'pets', authorizer 'gate': AuthorizerPayloadFormatVersion is a required parameter for REQUEST "
+                "authorizer"),
+            ),
+            (7, "API 'pets', authorizer 'gate': AuthorizerResultTtlInSeconds must be between 0 and 3600 seconds"),
+            (8, "API 'pets', authorizer 'gate': enableSimpleResponses must be true or false, got 'true'"),
+            (
+                11,
+                ("API 'pets', authorizer 'other': no function named 'gaet' in functions: of any loaded file; give a "
+                "function name or a Lambda function ARN"),
+            ),
+            (
+                13,
+                ("API 'pets', authorizer 'other': Invalid identity source specified: $request.body.token. Use "
+                "$request.header.{name}, $request.querystring.{name}, $context.{name} or $stageVariables.{name}"),
+            ),
+        ],
+        id="request",
+    ),
+    pytest.param(
+        f"""
+        apis:
+          pets:
+            authorizers:
+              cognito: {{authorizerType: JWT, jwtConfiguration: {{issuer: "https://issuer.example"}}}}
+              gate: {{authorizerType: REQUEST, authorizerUri: "{GATE_ARN}", authorizerPayloadFormatVersion: "2.0"}}
+            routes:
+              GET /a: {{authorizer: cognto}}
+              GET /b: {{authorizer: gate, authorizationType: JWT}}
+              GET /c: {{authorizer: cognito, authorizationType: NONE}}
+              GET /d: {{authorizationType: CUSTOM}}
+              GET /e: {{authorizerId: abc123, authorizationType: JWT}}
+        """,
+        [
+            (7, "API 'pets', route 'GET /a': no authorizer named 'cognto' in authorizers: (did you mean 'cognito'?)"),
+            (
+                8,
+                ("API 'pets', route 'GET /b': Invalid authorizer ID specified. Setting the authorization type to JWT "
+                "requires a valid JWT authorizer."),
+            ),
+            (9, "API 'pets', route 'GET /c': authorizer 'cognito' is only used with authorizationType JWT or CUSTOM, not NONE"),
+            (
+                10,
+                ("API 'pets', route 'GET /d': Invalid authorizer ID specified. Setting the authorization type to CUSTOM "
+                "requires a valid REQUEST authorizer."),
+            ),
+            (11, "API 'pets', route 'GET /e': unknown key 'authorizerId' (did you mean 'authorizer'?)"),
+            (
+                11,
+                ("API 'pets', route 'GET /e': Invalid authorizer ID specified. Setting the authorization type to JWT "
+                "requires a valid JWT authorizer."),
+            ),
+        ],
+        id="route-references",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), AUTHORIZER_PROBLEM_CASES)
+def test_authorizer_problems(tmp_path: Path, text: str, expected: list[tuple[int, str]]) -> None:
+    assert problems(write(tmp_path, text)) == [("api.yaml", line, message) for line, message in expected]
+
+
+def test_authorizers_accept_one_identity_source_as_a_string_and_function_arns(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        apis:
+          pets:
+            authorizers:
+              gate:
+                authorizerType: REQUEST
+                authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{GATE_ARN}/invocations
+                authorizerPayloadFormatVersion: 1.0
+                identitySource: $request.querystring.token
+            routes:
+              GET /pets: {{authorizer: gate}}
+        """,
+    )
+    (api,) = load_config([path]).apis
+    (authorizer,) = api.authorizers
+    assert authorizer.fields == {
+        "name": "gate",
+        "authorizerType": "REQUEST",
+        "identitySource": ["$request.querystring.token"],
+        "authorizerUri": f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{GATE_ARN}/invocations",
+        "authorizerPayloadFormatVersion": "1.0",
+        "authorizerResultTtlInSeconds": 0,
+    }
+    (route,) = api.routes
+    assert (route.authorizer, route.fields["authorizationType"]) == ("gate", "CUSTOM")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from stageway.core.clock import clf_time
+from stageway.core.context_vars import ContextVariables
 from stageway.core.http import IncomingRequest, RouteContext
 from stageway.core.lambda_events import parse_query_string
 
@@ -94,39 +94,7 @@ def identity_values(
 
 
 def context_variable(name: str, request: IncomingRequest, route: RouteContext) -> str | None:
-    """The `$context.{name}` variables that are known before the authorizer runs (spec §10.1).
-
-    Variables that only exist later (`status`, `integrationLatency`, ...) or that belong to other features
-    (`identity.clientCert.*`, `customDomain.*`) are None: an authorizer that names them gets 401, as for
-    any missing identity source [INF].
-    """
-    domain_name = route.domain_name or request.host
-    if name in ("requestId", "extendedRequestId"):
-        return request.request_id
-    if name == "routeKey":
-        return route.route_key
-    if name == "stage":
-        return route.stage
-    if name == "apiId":
-        return route.api_id
-    if name == "accountId":
-        return route.account_id
-    if name == "domainName":
-        return domain_name
-    if name == "domainPrefix":
-        return domain_name.partition(".")[0]
-    if name == "httpMethod":
-        return request.method
-    if name == "path":
-        return route.stage_raw_path
-    if name == "protocol":
-        return request.protocol
-    if name == "requestTime":
-        return clf_time(request.time_epoch_ms)
-    if name == "requestTimeEpoch":
-        return str(request.time_epoch_ms)
-    if name == "identity.sourceIp":
-        return request.source_ip
-    if name == "identity.userAgent":
-        return request.header("user-agent")
-    return None
+    """`$context.{name}` as parameter mappings and access logs see it (`core.context_vars`). Variables that
+    only exist once the request is answered (`status`, `integrationLatency`, ...) have no value yet: an
+    authorizer that names one gets 401, as for any missing identity source [INF]."""
+    return ContextVariables(request, route).lookup(name)

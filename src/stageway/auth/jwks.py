@@ -111,7 +111,8 @@ class JwksCache:
             self.fetches += 1
             try:
                 keys = await self._fetch_keys(discovery_url)
-            except Exception as error:  # any failure of a remote party: keep what we had
+            except (KeysUnavailable, aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                # Any failure of the remote party or of its answer: keep the keys we had.
                 state.last_error = str(error) or type(error).__name__
                 log.warning("JWKS of %s not fetched: %s", discovery_url, state.last_error)
             else:

@@ -28,10 +28,9 @@ def route_arn(request: IncomingRequest, route: RouteContext) -> str:
     """`arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}`: the resource an authorizer
     decides about (`routeArn` in 2.0 events, `methodArn` in 1.0). The method is the client's (never `ANY`);
     the path is the request path without the stage prefix and without its leading slash [DOC example]."""
-    path = route.route_raw_path[1:] if route.route_raw_path.startswith("/") else route.route_raw_path
     return (
         f"arn:aws:execute-api:{route.region}:{route.account_id}:{route.api_id}/"
-        f"{route.stage}/{request.method}/{path}"
+        f"{route.stage}/{request.method}/{route.route_raw_path.removeprefix('/')}"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stageway.core.errors import Forbidden, InternalServerError, Unauthorized
+from stageway.core.errors import Forbidden, GatewayError, InternalServerError, Unauthorized
 from stageway.core.http import GatewayResponse
 
 
@@ -33,13 +33,29 @@ class AuthResult:
 NO_AUTH = AuthResult()
 
 
-class AuthError:
-    """Mixin of the refusals below: `authorizer_error` is `$context.authorizer.error`."""
+class AuthError(GatewayError):
+    """A refusal by an authorizer: AWS's status and body, plus the `www-authenticate` header JWT
+    authorizers send, `$context.authorizer.error` (`authorizer_error`) and `$context.error.responseType`
+    (`response_type`, API Gateway's gateway-response names [INF for HTTP APIs])."""
 
-    authorizer_error: str = ""
-    www_authenticate: str | None = None
+    response_type = ""
 
-    def _with_challenge(self, response: GatewayResponse) -> GatewayResponse:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        authorizer_error: str | None = None,
+        www_authenticate: str | None = None,
+        response_type: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.authorizer_error = detail if authorizer_error is None else authorizer_error
+        self.www_authenticate = www_authenticate
+        if response_type is not None:
+            self.response_type = response_type
+
+    def to_response(self) -> GatewayResponse:
+        response = super().to_response()
         if self.www_authenticate is not None:
             response.headers.append(("www-authenticate", self.www_authenticate))
         return response
@@ -48,30 +64,16 @@ class AuthError:
 class AuthUnauthorized(AuthError, Unauthorized):
     """401 `{"message":"Unauthorized"}`: no credentials, or ones that are not valid."""
 
-    def __init__(self, detail: str, *, authorizer_error: str = "", www_authenticate: str | None = None) -> None:
-        super().__init__(detail)
-        self.authorizer_error = authorizer_error or detail
-        self.www_authenticate = www_authenticate
-
-    def to_response(self) -> GatewayResponse:
-        return self._with_challenge(super().to_response())
+    response_type = "UNAUTHORIZED"
 
 
 class AuthForbidden(AuthError, Forbidden):
     """403 `{"message":"Forbidden"}`: valid credentials that do not allow this request."""
 
-    def __init__(self, detail: str, *, authorizer_error: str = "", www_authenticate: str | None = None) -> None:
-        super().__init__(detail)
-        self.authorizer_error = authorizer_error or detail
-        self.www_authenticate = www_authenticate
-
-    def to_response(self) -> GatewayResponse:
-        return self._with_challenge(super().to_response())
+    response_type = "ACCESS_DENIED"
 
 
 class AuthorizerFailure(AuthError, InternalServerError):
     """500 `{"message":"Internal Server Error"}`: the authorizer itself failed (spec §7.2)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.authorizer_error = detail
+    response_type = "AUTHORIZER_FAILURE"

@@ -53,6 +53,13 @@ def _apply_api(store: Store, api: ApiSpec, deploy_all_stages: bool) -> None:
     }
     _put_if_changed(store, "api", "", api_id, api_doc)
 
+    authorizer_ids = {spec.name: stable_id(f"{api_id} authorizer {spec.name}", 6) for spec in api.authorizers}
+    _replace_children(
+        store,
+        "authorizer",
+        api_id,
+        {authorizer_ids[spec.name]: {"authorizerId": authorizer_ids[spec.name], **spec.fields} for spec in api.authorizers},
+    )
     integration_ids = {spec.name: stable_id(f"{api_id} integration {spec.name}", 7) for spec in api.integrations}
     _replace_children(
         store,
@@ -75,6 +82,8 @@ def _apply_api(store: Store, api: ApiSpec, deploy_all_stages: bool) -> None:
         }
         if route.integration is not None:
             doc["target"] = f"integrations/{integration_ids[route.integration]}"
+        if route.authorizer is not None:
+            doc["authorizerId"] = authorizer_ids[route.authorizer]
         routes[route_id] = doc
     _replace_children(store, "route", api_id, routes)
 
@@ -160,7 +169,9 @@ def _put_if_changed(store: Store, kind: str, parent: str, id: str, doc: Document
 
 
 def _replace_children(store: Store, kind: str, parent: str, wanted: dict[str, Any]) -> None:
-    id_key = {"route": "routeId", "integration": "integrationId", "stage": "stageName"}[kind]
+    id_key = {"route": "routeId", "integration": "integrationId", "stage": "stageName", "authorizer": "authorizerId"}[
+        kind
+    ]
     for old in store.list(kind, parent):
         if old[id_key] not in wanted:
             store.delete(kind, parent, old[id_key])

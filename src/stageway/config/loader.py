@@ -47,13 +47,31 @@ The format::
                                        # (optionally qualified, or in the apigateway
                                        # .../functions/ARN/invocations wrapper); an ARN whose
                                        # function is defined nowhere is kept: a remote Lambda
+        authorizers:               # named, referenced by routes; names are [A-Za-z0-9_.-]{1,128}
+          cognito:
+            authorizerType: JWT                         # JWT | REQUEST (required)
+            identitySource: $request.header.Authorization   # one, or a list; JWT: exactly one header or
+                                                        # query parameter, default the Authorization header
+            jwtConfiguration:                           # JWT only (required)
+              issuer: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example   # http(s) URL
+              audience: [3n4b5urk1ft4fl3mg5e62d9ado]    # at most 50
+          gate:
+            authorizerType: REQUEST                     # a Lambda authorizer
+            authorizerUri: gate                         # a function of any loaded file, or a Lambda
+                                                        # function ARN (or its apigateway wrapper)
+            authorizerPayloadFormatVersion: "2.0"       # 1.0 | 2.0 (required)
+            enableSimpleResponses: true                 # 2.0 only, default false
+            authorizerResultTtlInSeconds: 300           # 0..3600, default 0; > 0 needs identity sources
+            identitySource: [$request.header.x-token, $context.routeKey]   # header, querystring,
+                                                        # $context.x, $stageVariables.x; default none
         routes:                    # route key -> integration name, or a mapping
           GET /pets/{id}: backend
           POST /pets:
             integration: backend   # a name from integrations:, or an inline integration mapping;
                                    # absent: a route without a target
-            authorizationType: NONE        # NONE | AWS_IAM | CUSTOM | JWT (default NONE)
-            authorizerId: abc123           # kept as given
+            authorizer: cognito            # a name from authorizers:
+            authorizationType: JWT         # NONE | AWS_IAM | CUSTOM | JWT; default NONE, or the named
+                                           # authorizer's (JWT for JWT, CUSTOM for REQUEST)
             authorizationScopes: [read]    # kept as given (at most 10)
             operationName: createPet       # kept as given
             requestParameters: {...}       # kept as given
@@ -85,8 +103,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stageway.auth.identity_sources import JWT_DEFAULT_IDENTITY_SOURCE
+from stageway.auth.plan import AUTHORIZER_TYPES, authorizer_errors
 from stageway.config.spec import (
     ApiSpec,
+    AuthorizerSpec,
     ConfigError,
     ConfigProblem,
     ConfigSpec,
@@ -168,6 +189,7 @@ API_KEYS = (
     "corsConfiguration",
     "tags",
     "integrations",
+    "authorizers",
     "routes",
     "stages",
 )
@@ -181,10 +203,20 @@ INTEGRATION_KEYS = (
     "requestParameters",
     "responseParameters",
 )
+AUTHORIZER_KEYS = (
+    "authorizerType",
+    "identitySource",
+    "jwtConfiguration",
+    "authorizerUri",
+    "authorizerPayloadFormatVersion",
+    "enableSimpleResponses",
+    "authorizerResultTtlInSeconds",
+)
+JWT_CONFIGURATION_KEYS = ("issuer", "audience")
 ROUTE_KEYS = (
     "integration",
+    "authorizer",
     "authorizationType",
-    "authorizerId",
     "authorizationScopes",
     "operationName",
     "requestParameters",
@@ -198,6 +230,8 @@ STAGE_KEYS = (
     "accessLogSettings",
     "tags",
 )
+# The authorizationType a route gets from the type of the authorizer it names.
+_AUTHORIZATION_TYPE_OF = {"JWT": "JWT", "REQUEST": "CUSTOM"}
 # Lambda's field names in validation messages -> the keys of this file format.
 _FUNCTION_FIELD_KEYS = {"reservedConcurrentExecutions": "reservedConcurrency"}
 
@@ -599,13 +633,141 @@ class _ApiContext:
 
         integrations = self.integrations(body)
         declared = {integration.name for integration in integrations} | self._declared_integration_names(body)
-        routes = self.routes(body, declared, integrations)
+        authorizers = self.authorizers(body)
+        routes = self.routes(body, declared, integrations, self._declared_authorizer_types(body))
         stages = self.stages(body, location, {route.route_key for route in routes})
-        return ApiSpec(self.api, api_id, fields, tuple(integrations), tuple(routes), tuple(stages), location)
+        return ApiSpec(
+            self.api,
+            api_id,
+            fields,
+            tuple(integrations),
+            tuple(routes),
+            tuple(stages),
+            location,
+            tuple(authorizers),
+        )
 
     def _declared_integration_names(self, body: YamlMap) -> set[str]:
         entries = body.get("integrations")
         return set(entries) if isinstance(entries, YamlMap) else set()
+
+    def _declared_authorizer_types(self, body: YamlMap) -> dict[str, str | None]:
+        """Every authorizer name given (valid or not) and its authorizerType when that is readable, so that
+        a route naming a broken authorizer is not also reported as naming a missing one."""
+        entries = body.get("authorizers")
+        if not isinstance(entries, YamlMap):
+            return {}
+        return {
+            name: entry.get("authorizerType") if isinstance(entry, YamlMap) else None
+            for name, entry in entries.items()
+        }
+
+    # ------------------------------------------------------------------------------------- authorizers
+
+    def authorizers(self, body: YamlMap) -> list[AuthorizerSpec]:
+        file = self.file
+        entries = file.mapping(body, "authorizers", f"API {self.api!r}")
+        specs = []
+        for name, entry in (entries or YamlMap(0)).items():
+            assert entries is not None
+            line = entries.key_line(name)
+            where = f"API {self.api!r}, authorizer {name!r}"
+            if not INTEGRATION_NAME.match(name):
+                file.report(
+                    line, f"{where}: an authorizer name may only contain letters, digits, '_', '-' and '.'"
+                )
+                continue
+            if not isinstance(entry, YamlMap):
+                file.report(line, f"{where} must be a mapping with authorizerType, got {describe(entry)}")
+                continue
+            spec = self.authorizer(name, entry, line, where)
+            if spec is not None:
+                specs.append(spec)
+        return specs
+
+    def authorizer(self, name: str, body: YamlMap, line: int, where: str) -> AuthorizerSpec | None:
+        file = self.file
+        file.check_keys(body, AUTHORIZER_KEYS, where)
+        authorizer_type = file.string(body, "authorizerType", where)
+        if authorizer_type is None:
+            if "authorizerType" not in body:
+                file.report(line, f"{where}: authorizerType is required ({' or '.join(AUTHORIZER_TYPES)})")
+            return None
+        fields: dict[str, Any] = {"name": name, "authorizerType": authorizer_type}
+        sources = self._identity_sources(body, where)
+        if sources is None and authorizer_type == "JWT":
+            sources = [JWT_DEFAULT_IDENTITY_SOURCE]
+        fields["identitySource"] = sources or []
+        unreadable = {key for key in ("identitySource",) if key in body and sources is None}
+
+        jwt_config = file.mapping(body, "jwtConfiguration", where)
+        if jwt_config is not None:
+            file.check_keys(jwt_config, JWT_CONFIGURATION_KEYS, f"{where}, jwtConfiguration")
+            config: dict[str, Any] = {}
+            if (issuer := file.string(jwt_config, "issuer", f"{where}, jwtConfiguration")) is not None:
+                config["issuer"] = issuer
+            audience = file.string_list(jwt_config, "audience", f"{where}, jwtConfiguration")
+            if audience is not None:
+                config["audience"] = audience
+            fields["jwtConfiguration"] = config
+        elif "jwtConfiguration" in body:
+            unreadable.add("jwtConfiguration")
+
+        uri = file.string(body, "authorizerUri", where)
+        if uri is not None:
+            fields["authorizerUri"] = self._authorizer_uri(uri, body, where, unreadable)
+        elif "authorizerUri" in body:
+            unreadable.add("authorizerUri")
+        if (version := file.string(body, "authorizerPayloadFormatVersion", where)) is not None:
+            fields["authorizerPayloadFormatVersion"] = version
+        elif "authorizerPayloadFormatVersion" in body:
+            unreadable.add("authorizerPayloadFormatVersion")
+        if (simple := file.boolean(body, "enableSimpleResponses", where)) is not None:
+            fields["enableSimpleResponses"] = simple
+        ttl = file.integer(body, "authorizerResultTtlInSeconds", where, "an integer number of seconds")
+        if ttl is not None:
+            fields["authorizerResultTtlInSeconds"] = ttl
+        elif authorizer_type == "REQUEST" and "authorizerResultTtlInSeconds" not in body:
+            fields["authorizerResultTtlInSeconds"] = 0
+
+        # A value of the wrong type was reported already; "is required" would only repeat it.
+        errors = [error for error in authorizer_errors(fields) if not (error.field and error.field[0] in unreadable)]
+        hints: dict[Field, str] = {
+            ("authorizerUri",): " (expected a function name from functions:, "
+            "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or "
+            "arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations)",
+        }
+        file.report_errors(errors, where, body, line, hints=hints)
+        if errors or unreadable:
+            return None
+        return AuthorizerSpec(name, fields, SourceLocation(file.name, line))
+
+    def _identity_sources(self, body: YamlMap, where: str) -> list[str] | None:
+        """`identitySource`: one expression or a list of them (AWS's CLI takes both)."""
+        if "identitySource" not in body:
+            return None
+        if isinstance(body["identitySource"], str):
+            return [body["identitySource"]]
+        return self.file.string_list(body, "identitySource", where)
+
+    def _authorizer_uri(self, uri: str, body: YamlMap, where: str, unreadable: set[str]) -> str:
+        """A function name or a Lambda ARN, stored as AWS returns authorizerUri: the apigateway
+        invocation URI of the function."""
+        if FUNCTION_NAME.match(uri):
+            if uri not in self.function_names:
+                unreadable.add("authorizerUri")
+                self.file.report(
+                    body.key_line("authorizerUri"),
+                    f"{where}: no function named {uri!r} in functions: of any loaded file"
+                    f"{_suggestion(uri, sorted(self.function_names)) if self.function_names else ''}; "
+                    "give a function name or a Lambda function ARN",
+                )
+                return uri
+            uri = lambda_function_arn(self.region, self.account_id, uri)
+        arn = parse_lambda_arn(uri)
+        if arn is None:
+            return uri  # reported by authorizer_errors
+        return f"arn:aws:apigateway:{arn.region}:lambda:path/2015-03-31/functions/{arn.function_arn}/invocations"
 
     # ------------------------------------------------------------------------------------ integrations
 
@@ -713,7 +875,11 @@ class _ApiContext:
     # ------------------------------------------------------------------------------------------ routes
 
     def routes(
-        self, body: YamlMap, declared: set[str], integrations: list[IntegrationSpec]
+        self,
+        body: YamlMap,
+        declared: set[str],
+        integrations: list[IntegrationSpec],
+        authorizer_types: dict[str, str | None],
     ) -> list[RouteSpec]:
         file = self.file
         entries = file.mapping(body, "routes", f"API {self.api!r}")
@@ -732,6 +898,7 @@ class _ApiContext:
             parsed.append(route_key)
             fields: dict[str, Any] = {"routeKey": key, "authorizationType": "NONE"}
             integration: str | None = None
+            authorizer: str | None = None
             integration_line = line
             if isinstance(value, (str, int, float)):
                 integration = entries.texts.get(key, str(value))
@@ -756,17 +923,24 @@ class _ApiContext:
                         integration_line,
                         f"{where}: integration must be the name of an integration or a mapping, got nothing (null)",
                     )
-                if (authorization_type := file.string(value, "authorizationType", where)) is not None:
+                authorizer = file.string(value, "authorizer", where)
+                authorization_type = file.string(value, "authorizationType", where)
+                if authorization_type is None and authorizer is not None:
+                    authorization_type = _AUTHORIZATION_TYPE_OF.get(authorizer_types.get(authorizer) or "")
+                if authorization_type is not None:
                     fields["authorizationType"] = authorization_type
-                for name in ("authorizerId", "operationName"):
-                    if (text := file.string(value, name, where)) is not None:
-                        fields[name] = text
+                if (text := file.string(value, "operationName", where)) is not None:
+                    fields["operationName"] = text
                 if (scopes := file.string_list(value, "authorizationScopes", where)) is not None:
                     fields["authorizationScopes"] = scopes
                 if (parameters := file.mapping(value, "requestParameters", where)) is not None:
                     fields["requestParameters"] = to_plain(parameters)
-                errors = [error for error in route_errors(fields) if error.field != ("routeKey",)]
-                file.report_errors(errors, where, value, line)
+                # The authorizer's id is only known once the file is applied; its name stands in for it.
+                checked = {**fields, "authorizerId": authorizer} if authorizer is not None else fields
+                errors = [error for error in route_errors(checked) if error.field != ("routeKey",)]
+                if authorizer is not None and not errors:
+                    errors = self._authorizer_reference_errors(authorizer, fields, authorizer_types)
+                file.report_errors(errors, where, value, line, {"authorizerId": "authorizer"})
             else:
                 file.report(
                     line,
@@ -780,8 +954,42 @@ class _ApiContext:
                     f"{where}: no integration named {integration!r} in integrations:"
                     f"{_suggestion(integration, sorted(declared)) if declared else ''}",
                 )
-            specs.append(RouteSpec(key, integration, fields, SourceLocation(file.name, line)))
+            specs.append(RouteSpec(key, integration, fields, SourceLocation(file.name, line), authorizer))
         return specs
+
+    def _authorizer_reference_errors(
+        self, authorizer: str, fields: dict[str, Any], authorizer_types: dict[str, str | None]
+    ) -> list[ValidationError]:
+        if authorizer not in authorizer_types:
+            declared = sorted(authorizer_types)
+            return [
+                NotFoundError(
+                    f"no authorizer named {authorizer!r} in authorizers:"
+                    f"{_suggestion(authorizer, declared) if declared else ''}",
+                    ("authorizerId",),
+                )
+            ]
+        authorization_type = fields["authorizationType"]
+        wanted = _AUTHORIZATION_TYPE_OF.get(authorizer_types[authorizer] or "")
+        if authorization_type in ("NONE", "AWS_IAM"):
+            return [
+                ValidationError(
+                    f"authorizer {authorizer!r} is only used with authorizationType JWT or CUSTOM, "
+                    f"not {authorization_type}",
+                    ("authorizationType",),
+                )
+            ]
+        if wanted is not None and authorization_type != wanted:
+            # AWS's CreateRoute answer for an authorizer of the other type [OBS] (see core.validation).
+            expected = "JWT authorizer" if authorization_type == "JWT" else "REQUEST authorizer"
+            return [
+                ValidationError(
+                    f"Invalid authorizer ID specified. Setting the authorization type to {authorization_type} "
+                    f"requires a valid {expected}.",
+                    ("authorizerId",),
+                )
+            ]
+        return []
 
     # ------------------------------------------------------------------------------------------ stages
 

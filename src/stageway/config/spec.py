@@ -47,15 +47,28 @@ class IntegrationSpec:
 
 
 @dataclass(frozen=True)
+class AuthorizerSpec:
+    """`fields`: a CreateAuthorizer body without the id: name, authorizerType, identitySource, and
+    jwtConfiguration (JWT) or authorizerUri (the apigateway invocation URI of a Lambda function),
+    authorizerPayloadFormatVersion, authorizerResultTtlInSeconds and enableSimpleResponses (REQUEST)."""
+
+    name: str
+    fields: dict[str, Any]
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
 class RouteSpec:
-    """`integration` names an entry of `ApiSpec.integrations` (None: a route without a target).
-    `fields`: routeKey, authorizationType, and when given authorizerId, authorizationScopes,
-    operationName, requestParameters."""
+    """`integration` names an entry of `ApiSpec.integrations` (None: a route without a target);
+    `authorizer` an entry of `ApiSpec.authorizers` (its id becomes the route's `authorizerId`).
+    `fields`: routeKey, authorizationType, and when given authorizationScopes, operationName,
+    requestParameters."""
 
     route_key: str
     integration: str | None
     fields: dict[str, Any]
     location: SourceLocation
+    authorizer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class ApiSpec:
     routes: tuple[RouteSpec, ...]
     stages: tuple[StageSpec, ...]
     location: SourceLocation
+    authorizers: tuple[AuthorizerSpec, ...] = ()
 
 
 @dataclass(frozen=True)

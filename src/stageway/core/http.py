@@ -58,6 +58,9 @@ class RouteContext:
     authorizer: dict[str, object] | None = None
     mapping_key: str | None = None
     """The custom domain's API mapping key that matched ("" for the `(none)` mapping), or None."""
+    identity: dict[str, object] | None = None
+    """An IAM-authorized caller's identity fields (`accessKey`, `userArn`, ...) for payload 1.0's
+    `requestContext.identity`."""
 
     @property
     def resource_path(self) -> str:

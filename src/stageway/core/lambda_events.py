@@ -204,6 +204,8 @@ def build_v1_event(
                 "userAgent": user_agent,
                 "userArn": None,
                 "clientCert": None,
+                # An IAM-authorized caller fills in who they are (spec §7.3).
+                **(route.identity or {}),
             },
             "path": path,
             "protocol": request.protocol,

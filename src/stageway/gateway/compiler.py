@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from stageway.auth import AuthorizerConfigError, AuthorizerPlan, compile_authorizer, compile_route_auth
 from stageway.core.context_vars import compile_log_format
 from stageway.core.cors import CorsPolicy, compile_cors
 from stageway.core.http_proxy import compile_uri_template
@@ -115,12 +116,14 @@ class Compiler:
 
     def compile_stage(self, api_id: str, stage: Document, snapshot: dict[str, Any]) -> StagePlan:
         integrations = {doc["integrationId"]: doc for doc in snapshot.get("integrations", [])}
+        authorizers = self._authorizer_plans(snapshot)
         routes: list[tuple[Any, RoutePlan]] = []
         for route in snapshot.get("routes", []):
             key = parse_route_key(route["routeKey"])
             integration_id = _integration_id(route.get("target"))
             doc = integrations.get(integration_id) if integration_id else None
-            plan = RoutePlan(route["routeKey"], route["routeId"], None, integration_id)
+            auth = compile_route_auth(route, authorizers)
+            plan = RoutePlan(route["routeKey"], route["routeId"], None, integration_id, auth=auth)
             if doc is not None:
                 plan = RoutePlan(
                     route["routeKey"],
@@ -129,6 +132,7 @@ class Compiler:
                     integration_id,
                     request_mapping=_request_mapping(doc),
                     response_mapping=_response_mapping(doc),
+                    auth=auth,
                 )
             routes.append((key, plan))
         default_settings = stage.get("defaultRouteSettings") or {}
@@ -151,6 +155,16 @@ class Compiler:
             cors=_cors_policy(cors_config) if cors_config else None,
             access_log=_access_log_plan(stage.get("accessLogSettings")),
         )
+
+    def _authorizer_plans(self, snapshot: dict[str, Any]) -> dict[str, AuthorizerPlan]:
+        plans: dict[str, AuthorizerPlan] = {}
+        for doc in snapshot.get("authorizers", []):
+            try:
+                plans[doc["authorizerId"]] = compile_authorizer(doc, region=self.region, account_id=self.account_id)
+            except AuthorizerConfigError as error:
+                # Its routes stay closed (500), never open: an authorizer that cannot run denies.
+                log.error("authorizer %s cannot be used: %s", doc.get("authorizerId"), error)
+        return plans
 
     def _integration_plan(self, doc: Document, key: RouteKey) -> IntegrationPlan | None:
         timeout_s = int(doc.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000

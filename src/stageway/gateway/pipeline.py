@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from stageway.core.context_vars import ContextVariables
+from stageway.auth import AuthError, Authorizers
+from stageway.core.context_vars import ContextVariables, RequestFacts
 from stageway.core.cors import CorsPolicy
 from stageway.core.errors import GatewayError, IntegrationFailure, NotFound, TooManyRequests
 from stageway.core.forwarding import with_forwarding_headers
@@ -27,6 +28,8 @@ from stageway.integrations.lambda_proxy import FunctionInvoker, call_lambda
 from stageway.throttle import Throttler
 
 log = logging.getLogger("stageway.gateway")
+
+NO_FACTS = RequestFacts()
 
 
 @dataclass(slots=True)
@@ -45,6 +48,8 @@ class Exchange:
     integration_error: str = ""
     context: ContextVariables | None = None
     """The `$context` view, once something needed it (parameter mapping); access logs reuse it."""
+    facts: RequestFacts = NO_FACTS
+    """What the authorizer learned (for `$context.authorizer.*` and `$context.identity.*`)."""
 
     @property
     def detailed_metrics(self) -> bool:
@@ -68,12 +73,14 @@ class Gateway:
         http_client: HttpProxyClient,
         functions: FunctionInvoker,
         throttler: Throttler,
+        authorizers: Authorizers,
         stage_logs: StageLogWriter | None = None,
     ) -> None:
         self.plan = plan
         self.http_client = http_client
         self.functions = functions
         self.throttler = throttler
+        self.authorizers = authorizers
         self.stage_logs = stage_logs
 
     async def handle(self, request: IncomingRequest) -> Exchange:
@@ -90,7 +97,7 @@ class Gateway:
         if sink is None:
             return
         response = exchange.response
-        context = exchange.context or ContextVariables(exchange.request, exchange.route)
+        context = exchange.context or ContextVariables(exchange.request, exchange.route, exchange.facts)
         context.facts = dataclasses.replace(
             context.facts,
             status=response.status,
@@ -143,14 +150,33 @@ class Gateway:
             # Throttled requests reach neither the authorizer nor the integration (spec §8).
             if not await self.throttler.admit(stage.throttle.limits_for(match.route_key), time.monotonic()):
                 raise TooManyRequests(f"throttled on route {match.route_key}")
+            if match.target.auth.authorization_type != "NONE":
+                await self._authorize(match.target, request, route, exchange)
             exchange.response = await self._integrate(match.target, request, route, exchange)
         except GatewayError as error:
             exchange.response = error.to_response()
             exchange.error_message = error.message
-            exchange.integration_error = error.detail
+            if isinstance(error, AuthError):
+                exchange.facts = dataclasses.replace(
+                    exchange.facts, authorizer_error=error.authorizer_error, error_response_type=error.response_type
+                )
+            else:
+                exchange.integration_error = error.detail
             log.info("%s %s -> %s: %s", request.request_id, match.route_key, error.status, error.detail)
         _add_cors_headers(exchange, cors)
         return exchange
+
+    async def _authorize(
+        self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange
+    ) -> None:
+        """Run the route's authorizer; what it learns reaches the integration (`requestContext.authorizer`,
+        shaped for the payload version) and `$context.authorizer.*`, and nowhere else."""
+        result = await self.authorizers.authorize(route_plan.auth, request, route)
+        integration = route_plan.integration
+        v1 = isinstance(integration, LambdaPlan) and integration.payload_format_version == "1.0"
+        route.authorizer = result.v1 if v1 else result.v2
+        route.identity = dict(result.identity) if result.identity else None
+        exchange.facts = dataclasses.replace(exchange.facts, authorizer=result.context_vars, identity=result.identity)
 
     async def _integrate(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange
@@ -161,7 +187,7 @@ class Gateway:
         headers = with_forwarding_headers(request)
         mapped: MappingResult | None = None
         if not route_plan.request_mapping.is_empty:
-            exchange.context = ContextVariables(request, route)
+            exchange.context = ContextVariables(request, route, exchange.facts)
             mapped = route_plan.request_mapping.apply(exchange.context, headers)
             headers = mapped.headers
         started = time.perf_counter()
@@ -176,7 +202,7 @@ class Gateway:
             exchange.integration_latency_ms = (time.perf_counter() - started) * 1000
         exchange.integration_status = response.status
         if not route_plan.response_mapping.is_empty:
-            context = exchange.context or ContextVariables(request, route)
+            context = exchange.context or ContextVariables(request, route, exchange.facts)
             exchange.context = context
             status, response_headers = route_plan.response_mapping.apply(
                 response.status, response.headers, response.body, context

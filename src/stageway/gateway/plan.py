@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from stageway.auth import OPEN_ROUTE, RouteAuth
 from stageway.core.context_vars import LogFormat
 from stageway.core.cors import CorsPolicy
 from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING, RequestMapping, ResponseMapping
@@ -60,6 +61,8 @@ class RoutePlan:
     """The integration's `requestParameters`, compiled."""
     response_mapping: ResponseMapping = NO_RESPONSE_MAPPING
     """The integration's `responseParameters`, compiled."""
+    auth: RouteAuth = OPEN_ROUTE
+    """How the route is authorized: NONE, JWT, CUSTOM (Lambda) or AWS_IAM, with its compiled authorizer."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,18 @@
-"""The data plane's ASGI application: the only code that knows the HTTP server's interface.
+"""The data plane's application, and its ASGI face.
 
-Deliberately framework-free: the request is read into an `IncomingRequest`, handed to the pipeline, and the
-response written back with the headers AWS adds to every answer (spec §11.1).
+`DataPlaneApp` is what both servers call: the native listener (`server/protocol.py`, what `stageway serve`
+runs) and any ASGI server that mounts stageway (`DataPlaneApp` is an ASGI callable). Both turn the wire
+request into an `IncomingRequest` with `new_request`, check AWS's quotas with the same functions, let
+`DataPlaneApp.respond` run the pipeline, and write the `GatewayResponse` with the headers AWS adds to every
+answer (spec §11.1) as `response_headers` lists them; `DataPlaneApp.record` writes the access log and
+the metrics.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from stageway.core.errors import InternalServerError, PayloadTooLarge, error_response
@@ -29,6 +33,73 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 MAX_REQUEST_LINE_AND_HEADERS = 10_240
 """AWS's quota on the request line and header values together (spec §11.3)."""
 
+# The server computes these itself; a copy from a backend or a function would contradict it.
+SERVER_OWNED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "apigw-requestid"})
+
+
+def new_request(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    host_header: str,
+    *,
+    source_ip: str,
+    server_port: int,
+    scheme: str = "http",
+    protocol: str = "HTTP/1.1",
+) -> IncomingRequest:
+    """The request as the pipeline sees it, with a new request id and the time it arrived; body to come."""
+    host = host_header
+    if ":" in host and not host.endswith("]"):
+        host = host.rsplit(":", 1)[0]
+    return IncomingRequest(
+        method=method,
+        raw_path=raw_path,
+        raw_query=raw_query,
+        headers=headers,
+        body=b"",
+        source_ip=source_ip,
+        request_id=new_request_id(),
+        time_epoch_ms=int(time.time() * 1000),
+        host=host,
+        scheme=scheme,
+        server_port=server_port,
+        protocol=protocol,
+    )
+
+
+def request_line_and_headers_size(request: IncomingRequest) -> int:
+    """What AWS's 10,240-byte quota counts: method, path, query and every header value."""
+    size = len(request.method) + len(request.raw_path) + len(request.raw_query)
+    for _, value in request.headers:
+        size += len(value)
+    return size
+
+
+def headers_too_large(request: IncomingRequest) -> Exchange:
+    return Exchange(request, error_response(431, "Request Header Fields Too Large"))
+
+
+def payload_too_large(request: IncomingRequest) -> Exchange:
+    return Exchange(request, PayloadTooLarge("request body over 10 MB").to_response())
+
+
+def response_headers(response: GatewayResponse, request_id: str) -> Iterator[tuple[str, str]]:
+    """The response's headers as sent: the integration's, less those the server owns, then AWS's own."""
+    for header in response.headers:
+        if header[0] not in SERVER_OWNED_HEADERS:
+            yield header
+    yield "content-length", str(len(response.body))
+    yield "apigw-requestid", request_id
+
+
+def encode_header_value(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # a function may return any text; send its UTF-8 bytes rather than fail
+        return value.encode("utf-8")
+
 
 class DataPlaneApp:
     def __init__(self, gateway: Gateway, access_log: AccessLog | None, metrics: GatewayMetrics | None = None) -> None:
@@ -36,20 +107,38 @@ class DataPlaneApp:
         self.access_log = access_log
         self.metrics = metrics
 
+    async def respond(self, request: IncomingRequest) -> Exchange:
+        """Run the pipeline; a bug costs this request a 500, never the listener."""
+        try:
+            return await self.gateway.handle(request)
+        except Exception:
+            log.exception("request %s failed", request.request_id)
+            return Exchange(request, InternalServerError().to_response())
+
+    def record(self, exchange: Exchange, started: float) -> None:
+        """Access log line and metrics for an answered request; `started` is its `time.perf_counter()`."""
+        access_log, metrics = self.access_log, self.metrics
+        if access_log is None and metrics is None:
+            return
+        latency_ms = (time.perf_counter() - started) * 1000
+        if access_log is not None:
+            access_log.write(default_line(exchange, latency_ms))
+        if metrics is not None:
+            metrics.observe(exchange, latency_ms, detailed=exchange.detailed_metrics)
+
+    # -- ASGI ----------------------------------------------------------------------------------------------
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        request_id = new_request_id()
         headers: list[tuple[str, str]] = []
         host = ""
         content_length = -1
-        header_bytes = len(scope["raw_path"]) + len(scope["query_string"]) + len(scope["method"])
         for raw_name, raw_value in scope["headers"]:
             # Header names arrive lower-cased from the server; latin-1 keeps every byte as sent.
             name = raw_name.decode("latin-1")
             value = raw_value.decode("latin-1")
-            header_bytes += len(raw_value)
             headers.append((name, value))
             if name == "host":
                 host = value
@@ -57,41 +146,41 @@ class DataPlaneApp:
                 content_length = int(value)
         client = scope.get("client")
         server = scope.get("server")
-        request = IncomingRequest(
-            method=scope["method"],
-            raw_path=scope["raw_path"].decode("latin-1"),
-            raw_query=scope["query_string"].decode("latin-1"),
-            headers=headers,
-            body=b"",
+        request = new_request(
+            scope["method"],
+            scope["raw_path"].decode("latin-1"),
+            scope["query_string"].decode("latin-1"),
+            headers,
+            host,
             source_ip=client[0] if client else "",
-            request_id=request_id,
-            time_epoch_ms=int(time.time() * 1000),
-            host=host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host,
-            scheme=scope.get("scheme", "http"),
             server_port=server[1] if server else 80,
+            scheme=scope.get("scheme", "http"),
             protocol="HTTP/" + scope.get("http_version", "1.1"),
         )
-        if header_bytes > MAX_REQUEST_LINE_AND_HEADERS:
-            exchange = Exchange(request, error_response(431, "Request Header Fields Too Large"))
+        if request_line_and_headers_size(request) > MAX_REQUEST_LINE_AND_HEADERS:
+            exchange = headers_too_large(request)
         elif content_length > MAX_PAYLOAD_BYTES:
-            exchange = Exchange(request, PayloadTooLarge("request body over 10 MB").to_response())
+            exchange = payload_too_large(request)
         else:
             body = await _read_body(receive, MAX_PAYLOAD_BYTES)
             if body is None:
-                exchange = Exchange(request, PayloadTooLarge("request body over 10 MB").to_response())
+                exchange = payload_too_large(request)
             else:
                 request.body = body
-                try:
-                    exchange = await self.gateway.handle(request)
-                except Exception:  # a bug must cost one request, never the listener
-                    log.exception("request %s failed", request_id)
-                    exchange = Exchange(request, InternalServerError().to_response())
-        await _send_response(send, exchange.response, request_id)
-        latency_ms = (time.perf_counter() - started) * 1000
-        if self.access_log is not None:
-            self.access_log.write(default_line(exchange, latency_ms))
-        if self.metrics is not None:
-            self.metrics.observe(exchange, latency_ms, detailed=exchange.detailed_metrics)
+                exchange = await self.respond(request)
+        response = exchange.response
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (name.encode("latin-1"), encode_header_value(value))
+                    for name, value in response_headers(response, request.request_id)
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+        self.record(exchange, started)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -110,26 +199,3 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def _send_response(send: Send, response: GatewayResponse, request_id: str) -> None:
-    headers = [
-        (name.encode("latin-1"), _encode_header_value(value))
-        for name, value in response.headers
-        if name not in _SERVER_OWNED_HEADERS
-    ]
-    headers.append((b"content-length", str(len(response.body)).encode()))
-    headers.append((b"apigw-requestid", request_id.encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-# The server computes these itself; a copy from a backend or a function would contradict it.
-_SERVER_OWNED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "apigw-requestid"})
-
-
-def _encode_header_value(value: str) -> bytes:
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:  # a function may return any text; send its UTF-8 bytes rather than fail
-        return value.encode("utf-8")

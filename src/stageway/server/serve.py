@@ -18,7 +18,9 @@ from pathlib import Path
 
 import uvicorn
 
+from stageway.auth import Authorizers
 from stageway.config.apply import apply_config
+from stageway.control.auth import credentials_from
 from stageway.core.throttle import account_limit
 from stageway.config.loader import load_config
 from stageway.functions import LocalRuntime
@@ -29,6 +31,7 @@ from stageway.server.access_log import AccessLog
 from stageway.server.asgi import DataPlaneApp
 from stageway.server.log_sinks import LogSinks
 from stageway.server.metrics import GatewayMetrics
+from stageway.server.protocol import DataPlaneServer
 from stageway.functions.documents import function_config
 from stageway.store.base import Store, open_store
 from stageway.throttle import create_throttler
@@ -54,6 +57,8 @@ class ServeOptions:
     """None: no admin listener."""
     admin_credentials: str | None = None
     """`KEY:SECRET[,KEY:SECRET]`: admin requests must be signed (SigV4) with one of them."""
+    iam_credentials: str | None = None
+    """`KEY:SECRET[,...]` that AWS_IAM routes accept SigV4 signatures from (default: the admin credentials)."""
     throttle_url: str | None = None
     """Where token buckets live: None / `memory://` (this process) or `redis://...` (shared by nodes)."""
     account_rate: float | None = None
@@ -91,18 +96,23 @@ class Node:
         self.http_client = HttpProxyClient()
         self.throttler = create_throttler(options.throttle_url)
         self.stage_logs = LogSinks(options.log_dir)
+        self.authorizers = Authorizers(
+            invoker=self.runtime,
+            credentials=credentials_from(options.iam_credentials or options.admin_credentials) or {},
+        )
         self.gateway = Gateway(
             self.compiler.compile(self.store, options.default_api),
             self.http_client,
             self.runtime,
             self.throttler,
+            self.authorizers,
             self.stage_logs,
         )
         self.metrics = GatewayMetrics()
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
         self._file_stamps: dict[Path, float] = {}
-        self._servers: list[_Server] = []
+        self._servers: list[_Server | DataPlaneServer] = []
 
     def apply_files(self, *, deploy_all_stages: bool) -> None:
         if not self.options.files:
@@ -160,7 +170,7 @@ class Node:
 
         self.store.subscribe(on_change)
         await self.runtime.start()
-        data_plane = _Server(_listener_config(self.app, self.options.host, self.options.port))
+        data_plane = DataPlaneServer(self.app, self.options.host, self.options.port)
         self._servers = [data_plane]
         if self.options.admin_port is not None:
             from stageway.server.admin import build_admin_app
@@ -194,6 +204,7 @@ class Node:
             await self.runtime.close()
             await self.http_client.close()
             await self.throttler.close()
+            await self.authorizers.close()
             self.store.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

@@ -1,0 +1,238 @@
+"""`Authorizers`: the I/O side of authorization, one instance per gateway process.
+
+It owns the JWKS cache, the cache of Lambda authorizer answers and the function invoker, and answers one
+question per request: may this request reach its integration? The pipeline calls `authorize` after the
+route matched and throttling let the request through, before parameter mapping and the integration
+(spec §3.1); an `AuthResult` means yes, an exception (401, 403, 500) is the answer to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+
+from stageway.auth import jwt as jwt_checks
+from stageway.auth.iam import authorize_iam
+from stageway.auth.identity_sources import identity_value, identity_values
+from stageway.auth.jwks import FETCH_TIMEOUT_S, MAX_JWKS_BYTES, MIN_REFRESH_S, JwksCache, KeysUnavailable
+from stageway.auth.lambda_authorizer import (
+    MAX_AUTHORIZER_WAIT_S,
+    AuthorizerAnswer,
+    InvalidAuthorizerResponse,
+    build_authorizer_event,
+    function_error_detail,
+    lambda_result,
+    parse_authorizer_response,
+)
+from stageway.auth.plan import JwtAuthorizerPlan, LambdaAuthorizerPlan, RouteAuth
+from stageway.auth.policy import route_arn
+from stageway.auth.result import NO_AUTH, AuthForbidden, AuthorizerFailure, AuthResult, AuthUnauthorized
+from stageway.core.forwarding import with_forwarding_headers
+from stageway.core.http import IncomingRequest, RouteContext
+from stageway.core.lambda_events import encode_event
+from stageway.core.stage_variables import substitute_stage_variables
+from stageway.functions import FunctionNotFound, FunctionThrottled, InvocationResult, RequestTooLarge
+
+log = logging.getLogger("stageway.auth")
+
+DEFAULT_CACHE_ENTRIES = 10_000
+"""Cached Lambda authorizer answers kept at most (least recently used first out): identity values come
+from clients, so the cache must not grow with whatever they send."""
+
+
+class AuthorizerInvoker(Protocol):
+    """What runs authorizer functions: the local runtime (`LocalRuntime`) or a remote Lambda client."""
+
+    async def invoke(self, name: str, payload: bytes) -> InvocationResult: ...
+
+
+_CacheKey = tuple[str, str, str, str, tuple[str, ...]]
+"""(apiId, stage, authorizerId, plan fingerprint, identity values)."""
+
+
+class Authorizers:
+    def __init__(
+        self,
+        *,
+        invoker: AuthorizerInvoker,
+        credentials: Mapping[str, str] | None = None,
+        http_timeout_s: float = FETCH_TIMEOUT_S,
+        jwks_max_bytes: int = MAX_JWKS_BYTES,
+        jwks_min_refresh_s: float = MIN_REFRESH_S,
+        authorizer_timeout_s: float = MAX_AUTHORIZER_WAIT_S,
+        clock_skew_s: float = 0.0,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`credentials` are the keys that may sign AWS_IAM requests (`KEY:SECRET` pairs, as for the
+        admin listener); none means every AWS_IAM route answers 403. `clock_skew_s` is the leeway on
+        `exp`/`nbf`/`iat`: AWS documents none, so 0 is the default."""
+        self.invoker = invoker
+        self.credentials = dict(credentials or {})
+        self.jwks = JwksCache(
+            timeout_s=http_timeout_s, max_bytes=jwks_max_bytes, min_refresh_s=jwks_min_refresh_s, clock=monotonic
+        )
+        self.authorizer_timeout_s = authorizer_timeout_s
+        self.clock_skew_s = clock_skew_s
+        self._cache: OrderedDict[_CacheKey, tuple[float, AuthorizerAnswer]] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._monotonic = monotonic
+        self._wall_clock = wall_clock
+
+    def __repr__(self) -> str:  # never show the secrets
+        return f"Authorizers(iam_keys={sorted(self.credentials)}, cached={len(self._cache)})"
+
+    async def authorize(
+        self,
+        route_auth: RouteAuth,
+        request: IncomingRequest,
+        route: RouteContext,
+        *,
+        method_arn: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> AuthResult:
+        """Decide about one request. `method_arn` defaults to `route_arn(request, route)`; `headers` to
+        `with_forwarding_headers(request)` (pass the integration's list so both events show the same
+        trace id). Raises AuthUnauthorized (401), AuthForbidden (403) or AuthorizerFailure (500)."""
+        kind = route_auth.authorization_type
+        if kind == "NONE":
+            return NO_AUTH
+        if kind == "AWS_IAM":
+            now = datetime.fromtimestamp(self._wall_clock(), UTC)
+            return authorize_iam(request, route, self.credentials, now=now)
+        plan = route_auth.authorizer
+        if isinstance(plan, JwtAuthorizerPlan) and kind == "JWT":
+            return await self._authorize_jwt(plan, route_auth.scopes, request, route)
+        if isinstance(plan, LambdaAuthorizerPlan) and kind == "CUSTOM":
+            arn = method_arn or route_arn(request, route)
+            return await self._authorize_lambda(plan, request, route, arn, headers)
+        # A route whose authorizer is missing or failed to compile is closed, never open.
+        raise AuthorizerFailure(
+            f"route {route.route_key}: no usable {kind} authorizer", response_type="AUTHORIZER_CONFIGURATION_ERROR"
+        )
+
+    def reset_cache(self, api_id: str, stage: str | None = None, authorizer_id: str | None = None) -> None:
+        """Forget cached Lambda authorizer answers: ResetAuthorizersCache (`DELETE /v2/apis/{apiId}/stages/
+        {stageName}/cache/authorizers`) flushes one stage; `authorizer_id` narrows it to one authorizer."""
+        for key in [
+            key
+            for key in self._cache
+            if key[0] == api_id and stage in (None, key[1]) and authorizer_id in (None, key[2])
+        ]:
+            del self._cache[key]
+
+    async def close(self) -> None:
+        await self.jwks.close()
+
+    # ----------------------------------------------------------------------------------------------- JWT
+
+    async def _authorize_jwt(
+        self, plan: JwtAuthorizerPlan, route_scopes: tuple[str, ...], request: IncomingRequest, route: RouteContext
+    ) -> AuthResult:
+        value = identity_value(plan.identity_source, request, route)
+        token = jwt_checks.strip_bearer(value) if value else ""
+        if not token:
+            raise jwt_checks.missing_token()
+        parsed = jwt_checks.parse_token(token, route_scopes)
+        try:
+            key = await self.jwks.key(plan.discovery_url, parsed.kid)
+        except KeysUnavailable as error:
+            log.warning("JWT authorizer %s: %s", plan.name, error)
+            raise jwt_checks.invalid_token(jwt_checks.KEYS_UNAVAILABLE, route_scopes) from None
+        if key is None:
+            raise jwt_checks.invalid_token(jwt_checks.UNKNOWN_KID, route_scopes)
+        claims = jwt_checks.verify_signature(parsed, key, route_scopes)
+        jwt_checks.check_claims(
+            claims, plan, now=self._wall_clock(), leeway_s=self.clock_skew_s, route_scopes=route_scopes
+        )
+        scopes = jwt_checks.token_scopes(claims)
+        jwt_checks.check_scopes(scopes, route_scopes)
+        return jwt_checks.jwt_result(claims, scopes, route_scopes)
+
+    # -------------------------------------------------------------------------------------------- Lambda
+
+    async def _authorize_lambda(
+        self,
+        plan: LambdaAuthorizerPlan,
+        request: IncomingRequest,
+        route: RouteContext,
+        arn: str,
+        headers: list[tuple[str, str]] | None,
+    ) -> AuthResult:
+        identity = identity_values(plan.identity_sources, request, route)
+        if identity is None:
+            # "If the client's request doesn't include the identity sources, API Gateway doesn't invoke
+            # your Lambda authorizer, and the client receives a 401 error." [DOC]
+            raise AuthUnauthorized(
+                f"Lambda authorizer {plan.name}: an identity source is missing or empty",
+                authorizer_error="an identity source is missing or empty",
+            )
+        key: _CacheKey = (route.api_id, route.stage, plan.authorizer_id, plan.fingerprint, identity)
+        answer = self._cached(key) if plan.caches_results else None
+        if answer is None:
+            answer = await self._invoke(plan, request, route, arn, identity, headers)
+            if plan.caches_results:
+                # Denials are cached too, as REST APIs do [INF].
+                self._store(key, answer, plan.result_ttl_s)
+        if not answer.allows(arn):
+            raise AuthForbidden(f"Lambda authorizer {plan.name} denied {arn}", authorizer_error="")
+        return lambda_result(answer)
+
+    async def _invoke(
+        self,
+        plan: LambdaAuthorizerPlan,
+        request: IncomingRequest,
+        route: RouteContext,
+        arn: str,
+        identity: tuple[str, ...],
+        headers: list[tuple[str, str]] | None,
+    ) -> AuthorizerAnswer:
+        event = build_authorizer_event(
+            plan, request, route, headers if headers is not None else with_forwarding_headers(request),
+            arn=arn, identity=identity,
+        )
+        name = plan.function_name
+        if "${" in name:
+            name = substitute_stage_variables(name, route.stage_variables)
+        try:
+            async with asyncio.timeout(self.authorizer_timeout_s):
+                result = await self.invoker.invoke(name, encode_event(event))
+        except TimeoutError:
+            raise AuthorizerFailure(
+                f"The authorizer function {name} did not answer within {self.authorizer_timeout_s:g} s"
+            ) from None
+        except FunctionNotFound:
+            raise AuthorizerFailure(
+                f"Authorizer function not found: {plan.function_arn}", response_type="AUTHORIZER_CONFIGURATION_ERROR"
+            ) from None
+        except (FunctionThrottled, RequestTooLarge) as error:
+            raise AuthorizerFailure(f"The authorizer function {name} could not be invoked: {error}") from None
+        if result.function_error:
+            raise AuthorizerFailure(function_error_detail(result.payload))
+        try:
+            return parse_authorizer_response(plan, result.payload)
+        except InvalidAuthorizerResponse as error:
+            raise AuthorizerFailure(f"The authorizer function {name} returned an invalid response: {error}") from None
+
+    def _cached(self, key: _CacheKey) -> AuthorizerAnswer | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        expires, answer = entry
+        if self._monotonic() >= expires:
+            del self._cache[key]
+            return None
+        self._cache.move_to_end(key)
+        return answer
+
+    def _store(self, key: _CacheKey, answer: AuthorizerAnswer, ttl_s: int) -> None:
+        self._cache[key] = (self._monotonic() + ttl_s, answer)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)

@@ -1,0 +1,583 @@
+"""The public listener: HTTP/1.1 on asyncio + httptools, parsed straight into `IncomingRequest`.
+
+Why not uvicorn under the ASGI app: measured on the proxy route, uvicorn's per-request ASGI scope, message
+dicts, receive/send coroutines and its two writes per response (head, then body) cost about as much as
+the pipeline itself. Here httptools' callbacks fill the `IncomingRequest` as the bytes arrive, `DataPlaneApp`
+(`server/asgi.py`, shared with the ASGI face) runs the pipeline, and the answer goes out in one
+`transport.write`: status line, headers and body.
+
+What the listener does itself, before the pipeline sees a request:
+
+- Keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked); an idle connection is closed after
+  `keep_alive_timeout_s`. Pipelined requests are answered one at a time, in order; reading pauses while
+  one waits its turn, and while the client is not reading our answers (transport back-pressure).
+- `Expect: 100-continue` is answered when the request is next in line and would send a body.
+- Chunked request bodies (httptools decodes them). `Upgrade` is ignored: the request is answered as
+  HTTP/1.1 and the connection carries on (AWS's HTTP APIs do not switch protocols).
+- AWS's quotas (spec §11.3): a body over 10 MB is refused with 413 as soon as that is known (from its
+  `Content-Length`, or counting a chunked body as it arrives), without reading the rest; more than 10,240
+  bytes of request line and header values is 431. Malformed HTTP is 400. Each of these closes the
+  connection, after reading and dropping what the client still sends for a moment ("lingering close"),
+  so that the client reads the answer rather than a connection reset.
+- HEAD answers carry the headers a GET would, without the body; `date` is formatted once a second.
+- Graceful shutdown: stop accepting, close idle connections, let in-flight requests finish (their
+  answers say `connection: close`), then close the rest after `graceful_timeout_s`.
+
+`DataPlaneServer` has the interface `serve.py` drives its listeners with (`serve()`, `started`,
+`should_exit`, `force_exit`), as uvicorn's `Server` has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import cast
+
+import httptools
+
+from stageway.core.errors import error_response
+from stageway.core.http import GatewayResponse, IncomingRequest
+from stageway.core.ids import new_request_id
+from stageway.gateway.pipeline import Exchange
+from stageway.server.asgi import (
+    MAX_PAYLOAD_BYTES,
+    MAX_REQUEST_LINE_AND_HEADERS,
+    DataPlaneApp,
+    encode_header_value,
+    headers_too_large,
+    new_request,
+    payload_too_large,
+    response_headers,
+)
+
+log = logging.getLogger("stageway.server")
+
+KEEP_ALIVE_TIMEOUT_S = 5.0
+"""uvicorn's default, which this listener replaced: an idle client connection is closed after 5-6 s."""
+GRACEFUL_TIMEOUT_S = 30.0
+LINGER_S = 2.0
+"""How long a refused request's remaining bytes are read and dropped before the connection closes."""
+MAX_HEAD_BUFFER = 1024 * 1024
+"""Bytes of one request's head held while it is incomplete; the 10,240-byte quota is checked exactly once
+the parts are known, this only bounds what a client can make us buffer before that."""
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+_METHODS = {
+    method.encode(): method for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+}
+# Header names as sent, lower-cased: the same few dozen names arrive again and again.
+_NAMES: dict[bytes, str] = {}
+_MAX_CACHED_NAMES = 512
+# The headers the listener reads itself.
+_HOST, _CONTENT_LENGTH, _EXPECT, _TRANSFER_ENCODING = range(4)
+_SPECIAL = {"host": _HOST, "content-length": _CONTENT_LENGTH, "expect": _EXPECT, "transfer-encoding": _TRANSFER_ENCODING}
+
+
+def _header_name(raw: bytes) -> str:
+    name = _NAMES.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(_NAMES) < _MAX_CACHED_NAMES:
+            _NAMES[raw] = name
+    return name
+
+
+_SERVER_ERROR = error_response(500, "Internal Server Error")
+
+_date: tuple[int, str] = (-1, "")
+
+
+def _date_line() -> str:
+    global _date
+    second = int(time.time())
+    cached = _date
+    if cached[0] != second:
+        cached = _date = (second, f"date: {formatdate(second, usegmt=True)}\r\n")
+    return cached[1]
+
+
+def encode_response(response: GatewayResponse, request_id: str, *, connection: str, head_only: bool) -> bytes:
+    """Status line, headers and body in one buffer. `connection` is "" or a whole `connection:` line."""
+    status = response.status
+    parts = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n", _date_line()]
+    for name, value in response_headers(response, request_id):
+        parts += (name, ": ", value, "\r\n")
+    parts += (connection, "\r\n")
+    head = "".join(parts)
+    # Status, date, one line a header (four parts each), `connection` if any, the blank line.
+    lines = (len(parts) - 4) // 4 + (4 if connection else 3)
+    if head.count("\n") != lines or head.count("\r") != lines:
+        # A CR or LF in a header would end the head early and let the rest pass as a second response.
+        log.error("response to %s has a header with a line break; answering 500 instead", request_id)
+        return encode_response(_SERVER_ERROR, request_id, connection=connection, head_only=head_only)
+    try:
+        data = head.encode("latin-1")
+    except UnicodeEncodeError:
+        data = b"".join(map(encode_header_value, parts))
+    return data if head_only else data + response.body
+
+
+class _Answer:
+    """One request waiting for, or being given, its answer."""
+
+    __slots__ = ("exchange", "head_only", "keep_alive", "linger", "request", "request_id", "started")
+
+    def __init__(
+        self,
+        request: IncomingRequest | None,
+        started: float,
+        keep_alive: bool,
+        *,
+        exchange: Exchange | None = None,
+        request_id: str = "",
+        linger: bool = False,
+    ) -> None:
+        self.request = request
+        self.started = started
+        self.keep_alive = keep_alive
+        self.exchange = exchange
+        """Set when the listener answers itself (a quota, malformed HTTP): the pipeline is not called."""
+        self.request_id = request.request_id if request is not None else request_id or new_request_id()
+        self.head_only = request is not None and request.method == "HEAD"
+        self.linger = linger
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing; `_Connection._refusal` says how to answer."""
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: bytes in through httptools' callbacks, answers out in request order."""
+
+    def __init__(self, server: DataPlaneServer) -> None:
+        self._server = server
+        self._app = server.app
+        assert server.loop is not None  # connections exist only while `serve` runs
+        self._loop = server.loop
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._source_ip = ""
+        self._server_port = 0
+        # The request being parsed.
+        self._in_message = False
+        self._in_head = False
+        self._head_bytes = 0
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._value_bytes = 0
+        self._host = ""
+        self._content_length = -1
+        self._chunked = False
+        self._expects_continue = False
+        self._request: IncomingRequest | None = None
+        self._started = 0.0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._refusal: _Answer | None = None
+        # Answering.
+        self._queue: deque[_Answer] = deque()
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None
+        self._close_after = False
+        """Answer what is queued, then close: the client half-closed, or the server is shutting down."""
+        self._discarding = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self.active_tick = server.tick
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, hence a cast rather than an isinstance check.
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        # The client address is the TCP peer, as AWS's `sourceIp` is; X-Forwarded-For is the client's to send.
+        self._source_ip = peer[0] if isinstance(peer, tuple) else ""
+        self._server_port = local[1] if isinstance(local, tuple) else 0
+        self._server.connections.add(self)
+        if self._server.closing:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        self._transport = None
+        self._queue.clear()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        self.active_tick = self._server.tick
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            refusal, self._refusal = self._refusal, None
+            if refusal is None:  # a bug in a callback below: this connection's problem, not the listener's
+                log.exception("failed to read a request")
+                refusal = _Answer(None, time.perf_counter(), False, exchange=_server_error(), linger=True)
+            self._refuse(refusal)
+            return
+        except httptools.HttpParserUpgrade as upgrade:
+            # AWS's HTTP APIs do not switch protocols: the request was answered as HTTP/1.1, and what
+            # follows it is parsed as the next request.
+            self._parser = httptools.HttpRequestParser(self)
+            offset = upgrade.args[0] if upgrade.args else len(data)
+            if offset < len(data):
+                self.data_received(data[offset:])
+            return
+        except httptools.HttpParserError:
+            self._in_message = False
+            exchange = Exchange(_NO_REQUEST, error_response(400, "Bad Request"))
+            self._refuse(_Answer(None, time.perf_counter(), False, exchange=exchange, linger=True))
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BUFFER:
+                self._refuse(_Answer(None, time.perf_counter(), False, exchange=_header_overflow(), linger=True))
+
+    def eof_received(self) -> bool | None:
+        if self._busy or self._queue:
+            self._close_after = True  # the client finished sending: answer it, then close
+            return True
+        return None  # nothing to answer: the transport closes
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers: stop reading its requests until it does.
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if not self._busy:
+            self._next()
+
+    # -- httptools callbacks -------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._in_head = True
+        self._head_bytes = 0
+        self._url = b""
+        self._headers = []
+        self._value_bytes = 0
+        self._host = ""
+        self._content_length = -1
+        self._chunked = False
+        self._expects_continue = False
+        self._body = []
+        self._body_size = 0
+        self._started = time.perf_counter()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, raw_name: bytes, raw_value: bytes) -> None:
+        name = _header_name(raw_name)
+        # latin-1 keeps every byte as sent.
+        value = raw_value.decode("latin-1")
+        self._headers.append((name, value))
+        self._value_bytes += len(raw_value)
+        if self._value_bytes > MAX_REQUEST_LINE_AND_HEADERS:
+            self._refusal = _Answer(None, self._started, False, exchange=_header_overflow(), linger=True)
+            raise _Refused
+        special = _SPECIAL.get(name)
+        if special is None:
+            return
+        if special == _HOST:
+            self._host = value
+        elif special == _CONTENT_LENGTH:
+            if value.isdigit():
+                self._content_length = int(value)
+        elif special == _EXPECT:
+            self._expects_continue = value.lower() == "100-continue"
+        else:
+            self._chunked = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
+        url = self._url
+        if url[:1] == b"/" and b"#" not in url:  # origin form, as every client sends it
+            raw_path, _, raw_query = url.partition(b"?")
+        else:  # absolute form (`GET http://host/path`), or a fragment to drop
+            parsed = httptools.parse_url(url)
+            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        request = self._request = new_request(
+            method,
+            raw_path.decode("latin-1"),
+            raw_query.decode("latin-1"),
+            self._headers,
+            self._host,
+            source_ip=self._source_ip,
+            server_port=self._server_port,
+            protocol=_PROTOCOLS.get(parser.get_http_version(), "HTTP/1.1"),
+        )
+        if len(raw_method) + len(raw_path) + len(raw_query) + self._value_bytes > MAX_REQUEST_LINE_AND_HEADERS:
+            self._refusal = _Answer(request, self._started, False, exchange=headers_too_large(request), linger=True)
+            raise _Refused
+        if self._content_length > MAX_PAYLOAD_BYTES:
+            # Refused before a byte of the body is read (and without a 100 Continue inviting it).
+            self._refusal = _Answer(request, self._started, False, exchange=payload_too_large(request), linger=True)
+            raise _Refused
+        if self._expects_continue and (self._content_length > 0 or self._chunked) and self._next_in_line():
+            self._write_continue()
+
+    def on_body(self, body: bytes) -> None:
+        size = self._body_size + len(body)
+        if size > MAX_PAYLOAD_BYTES:
+            request = self._request
+            assert request is not None
+            self._refusal = _Answer(request, self._started, False, exchange=payload_too_large(request), linger=True)
+            raise _Refused
+        self._body_size = size
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        request = self._request
+        assert request is not None
+        self._request = None
+        body = self._body
+        if body:
+            request.body = body[0] if len(body) == 1 else b"".join(body)
+        answer = _Answer(request, self._started, self._parser.should_keep_alive())
+        if self._busy or self._queue or self._writing_paused:
+            self._queue.append(answer)
+            self._pause_reading()  # one waiting request is enough: the client's next ones wait in its socket
+        else:
+            self._start(answer)
+
+    # -- answering, in order -------------------------------------------------------------------------------
+
+    def _next_in_line(self) -> bool:
+        return not self._busy and not self._queue
+
+    def _write_continue(self) -> None:
+        self._expects_continue = False
+        if self._transport is not None:
+            self._transport.write(_CONTINUE)
+
+    def _start(self, answer: _Answer) -> None:
+        self._busy = True
+        if answer.exchange is not None:
+            self._finish(answer, answer.exchange)
+        else:
+            assert answer.request is not None
+            self._task = self._loop.create_task(self._run(answer, answer.request))
+
+    async def _run(self, answer: _Answer, request: IncomingRequest) -> None:
+        exchange = await self._app.respond(request)
+        try:
+            self._finish(answer, exchange)
+        except Exception:  # a bug in answering costs this connection, never the listener
+            log.exception("failed to answer request %s", request.request_id)
+            self.abort()
+
+    def _finish(self, answer: _Answer, exchange: Exchange) -> None:
+        self._task = None
+        transport = self._transport
+        keep_alive = answer.keep_alive and not self._close_after and not self._server.closing
+        if transport is not None and not transport.is_closing():
+            if not keep_alive:
+                connection = "connection: close\r\n"
+            elif answer.request is not None and answer.request.protocol == "HTTP/1.0":
+                connection = "connection: keep-alive\r\n"
+            else:
+                connection = ""
+            response = exchange.response
+            if answer.head_only or len(response.body) < 1 << 20:
+                transport.write(
+                    encode_response(response, answer.request_id, connection=connection, head_only=answer.head_only)
+                )
+            else:  # not worth copying a large body once more to make one buffer
+                transport.writelines(
+                    (encode_response(response, answer.request_id, connection=connection, head_only=True),
+                     response.body)
+                )
+        if answer.request is not None:
+            self._app.record(exchange, answer.started)
+        self._busy = False
+        if not keep_alive:
+            self._close(linger=answer.linger)
+        else:
+            self._next()
+
+    def _next(self) -> None:
+        """Start the next waiting request, or go back to reading when there is none."""
+        if self._writing_paused or self._transport is None:
+            return
+        if self._queue:
+            self._start(self._queue.popleft())
+            return
+        self.active_tick = self._server.tick
+        self._resume_reading()
+        if self._in_message and self._expects_continue and not self._in_head:
+            self._write_continue()  # the request behind the one just answered asked to send its body
+
+    def _refuse(self, answer: _Answer) -> None:
+        """Answer `answer` once those before it are answered, then close; drop everything read after it."""
+        self._discarding = True
+        self._in_message = self._in_head = False
+        if self._busy or self._queue:
+            self._queue.append(answer)
+        else:
+            self._start(answer)
+
+    def _close(self, *, linger: bool) -> None:
+        self._queue.clear()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if not linger:
+            transport.close()
+            return
+        # The client may still be sending the request we refused. Closing with unread bytes would reset the
+        # connection, and a reset can destroy our answer before the client reads it: stop writing, read and
+        # drop what still comes, close when the client does or after LINGER_S.
+        self._discarding = True
+        self._resume_reading()
+        try:
+            transport.write_eof()
+        except (NotImplementedError, OSError, RuntimeError):
+            transport.close()
+            return
+        self._linger_timer = self._loop.call_later(LINGER_S, transport.close)
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None and not self._transport.is_closing():
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None and not self._transport.is_closing():
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    # -- called by the server ------------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No request being answered, waiting, or partly received."""
+        return not self._busy and not self._queue and not self._in_message
+
+    def shutdown(self) -> None:
+        """Stop taking requests: close now if idle, else after answering what was received."""
+        self._close_after = True
+        if self.idle and self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+def _server_error() -> Exchange:
+    return Exchange(_NO_REQUEST, error_response(500, "Internal Server Error"))
+
+
+def _header_overflow() -> Exchange:
+    return Exchange(_NO_REQUEST, error_response(431, "Request Header Fields Too Large"))
+
+
+# What an Exchange made before a request could be read refers to; never logged (`_Answer.request` is None).
+_NO_REQUEST = IncomingRequest("", "", "", [], b"", "", "", 0, "")
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    host: str
+    port: int
+
+
+class DataPlaneServer:
+    """The public listener: one `_Connection` per client on an asyncio server."""
+
+    def __init__(
+        self,
+        app: DataPlaneApp,
+        host: str,
+        port: int,
+        *,
+        keep_alive_timeout_s: float = KEEP_ALIVE_TIMEOUT_S,
+        graceful_timeout_s: float = GRACEFUL_TIMEOUT_S,
+        backlog: int = 2048,
+    ) -> None:
+        self.app = app
+        self.config = ListenerConfig(host, port)
+        self.keep_alive_timeout_s = keep_alive_timeout_s
+        self.graceful_timeout_s = graceful_timeout_s
+        self.backlog = backlog
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.connections: set[_Connection] = set()
+        self.tick = 0
+        """Seconds since the listener started, counted by a once-a-second timer: idle time is measured in it."""
+        self.started = False
+        self.closing = False
+        self.force_exit = False
+        self.sockets: list[object] = []
+        self._should_exit = False
+        self._exit: asyncio.Event | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._should_exit = value
+        if value and self._exit is not None:
+            self._exit.set()
+
+    async def serve(self) -> None:
+        """Listen until `should_exit` is set, then shut down gracefully. Raises OSError if it cannot listen."""
+        loop = self.loop = asyncio.get_running_loop()
+        self._exit = asyncio.Event()
+        if self._should_exit:
+            return
+        server = await loop.create_server(
+            lambda: _Connection(self), self.config.host, self.config.port, backlog=self.backlog, reuse_address=True
+        )
+        self.sockets = list(server.sockets)
+        self.started = True
+        self._ticker = loop.call_later(1.0, self._tick)
+        try:
+            await self._exit.wait()
+        finally:
+            await self._shutdown(server)
+            if self._ticker is not None:
+                self._ticker.cancel()
+
+    def _tick(self) -> None:
+        assert self.loop is not None
+        self.tick += 1
+        self._ticker = self.loop.call_later(1.0, self._tick)
+        limit = self.keep_alive_timeout_s
+        for connection in list(self.connections):
+            if connection.idle and self.tick - connection.active_tick > limit:
+                connection.shutdown()
+
+    async def _shutdown(self, server: asyncio.AbstractServer) -> None:
+        self.closing = True
+        server.close()
+        for connection in list(self.connections):
+            connection.shutdown()
+        deadline = time.monotonic() + self.graceful_timeout_s
+        while self.connections and not self.force_exit and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.abort()
+        # Python 3.12+ waits here for every connection to be gone; they all are by now.
+        await server.wait_closed()
