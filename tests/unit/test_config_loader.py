@@ -1344,3 +1344,39 @@ def test_authorizers_accept_one_identity_source_as_a_string_and_function_arns(tm
     }
     (route,) = api.routes
     assert (route.authorizer, route.fields["authorizationType"]) == ("gate", "CUSTOM")
+
+
+def test_mappings_cors_and_log_formats_are_checked_when_the_file_is_loaded(tmp_path: Path) -> None:
+    """Bad configuration is refused when it is set, never discovered at request time (issue 4)."""
+    path = write(
+        tmp_path,
+        """
+        apis:
+          shop:
+            corsConfiguration:
+              allowOrigins: ["https://app.example.com/path"]
+            integrations:
+              backend:
+                integrationType: HTTP_PROXY
+                integrationUri: http://127.0.0.1:8090
+                requestParameters:
+                  overwrite:header.x-ok: $context.noSuchVariable
+                responseParameters:
+                  "200":
+                    append:header.authorization: static
+            routes:
+              GET /a: backend
+            stages:
+              $default:
+                accessLogSettings:
+                  destinationArn: stdout
+                  format: "$context.status only"
+        """,
+    )
+    found = problems(path)
+    messages = "\n".join(message for _, _, message in found)
+    assert "noSuchVariable" in messages
+    assert "authorization" in messages
+    assert "https://app.example.com/path" in messages
+    assert "$context.requestId" in messages
+    assert all(line > 0 for _, line, _ in found)

@@ -27,7 +27,8 @@ The format::
         id: abcd123456             # optional, 10 of [a-z0-9]; default stable_id(name); unique
         description: ""
         disableExecuteApiEndpoint: false
-        corsConfiguration:         # allowOrigins, allowMethods, allowHeaders, exposeHeaders (lists),
+        corsConfiguration:         # allowOrigins (scheme://host[:port], '*', 'https://*'), allowMethods,
+                                   # allowHeaders, exposeHeaders (lists),
           allowOrigins: ["*"]      # maxAge (-1..86400), allowCredentials (not with origin *)
         tags: {team: pets}
         integrations:              # named, referenced by routes; names are [A-Za-z0-9_.-]{1,128}
@@ -39,8 +40,8 @@ The format::
             payloadFormatVersion: "1.0"                 # default 1.0 (HTTP_PROXY), 2.0 (AWS_PROXY)
             timeoutInMillis: 30000                      # 50..30000, default 30000
             description: ""
-            requestParameters: {...}                    # kept as given
-            responseParameters: {...}                   # kept as given
+            requestParameters: {...}                    # checked as AWS does (keys, sources,
+            responseParameters: {...}                   # reserved headers) when the file loads
           hello:
             integrationType: AWS_PROXY
             integrationUri: hello      # a function of any loaded file, or a Lambda function ARN

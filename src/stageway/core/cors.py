@@ -36,6 +36,17 @@ _VARY_ORIGIN: Final = ("vary", "Origin")
 _SAFELISTED_METHODS: Final = frozenset({"GET", "HEAD", "POST"})
 
 
+def origin_error(origin: str) -> ValidationError | None:
+    """Why an allowOrigins entry is refused, or None when it is a valid origin or wildcard."""
+    if origin == "*":
+        return None
+    try:
+        _origin_rule(origin)
+    except ValidationError as error:
+        return error
+    return None
+
+
 def _origin_rule(origin: str) -> tuple[str, str | None]:
     """An allowOrigins entry as (exact origin, None) or (scheme://, host suffix) for a wildcard."""
     lowered = origin.lower()

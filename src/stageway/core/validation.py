@@ -325,6 +325,16 @@ def integration_errors(fields: Mapping[str, Any]) -> list[ValidationError]:
             integration_subtype=subtype,
             connection_type=connection_type,
         )
+    if not subtype:
+        # The mapping compilers are the one authority on mappings: what passes here, the gateway runs.
+        from stageway.core.mapping import compile_request_parameters, compile_response_parameters
+
+        if fields.get("requestParameters"):
+            with errors:
+                compile_request_parameters(fields["requestParameters"], integration_type=integration_type)
+        if fields.get("responseParameters"):
+            with errors:
+                compile_response_parameters(fields["responseParameters"])
     return errors.errors
 
 
@@ -606,6 +616,10 @@ def cors_errors(cors: object) -> list[ValidationError]:
     origins = cors.get("allowOrigins")
     if credentials is True and isinstance(origins, list) and "*" in origins:
         errors.append(ValidationError(CORS_CREDENTIALS_MESSAGE, (*field, "allowCredentials")))
+    if isinstance(origins, list):
+        from stageway.core.cors import origin_error
+
+        errors.extend(error for origin in origins if isinstance(origin, str) and (error := origin_error(origin)))
     return errors
 
 

@@ -15,7 +15,6 @@ from stageway.control.apigatewayv2.common import (
 from stageway.control.apigatewayv2.render import render_integration
 from stageway.control.wire import BadRequestException, ConflictException
 from stageway.core.ids import random_id
-from stageway.core.mapping import compile_request_parameters, compile_response_parameters
 from stageway.core.validation import DEFAULT_TIMEOUT_MS, validate_integration
 from stageway.store.base import Document
 from stageway.store.deployments import auto_deploy
@@ -144,14 +143,6 @@ def validate(ctx: Context, api_id: str, doc: Document) -> None:
     if doc.get("tlsConfig") and doc.get("connectionType") != "VPC_LINK":
         # Service model doc string of TlsConfigInput: "Supported only for HTTP APIs" with private integrations.
         raise BadRequestException("TlsConfig is supported only for private integrations")  # [INF] wording
-    if doc.get("integrationSubtype"):
-        return  # AWS service integrations: requestParameters name the action's parameters (spec §4.7)
-    # The same compilers the data plane uses: a mapping accepted here is one the gateway can run.
-    with aws_errors():
-        if doc.get("requestParameters"):
-            compile_request_parameters(doc["requestParameters"], integration_type=doc.get("integrationType", ""))
-        if doc.get("responseParameters"):
-            compile_response_parameters(doc["responseParameters"])
 
 
 def merge_request_parameters(old: dict[str, str] | None, new: dict[str, str]) -> dict[str, str]:
