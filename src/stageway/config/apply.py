@@ -128,6 +128,8 @@ def delete_api(store: Store, api_id: str) -> None:
                 store.delete(kind, api_id, doc[key])
                 if kind == "deployment":
                     store.delete("snapshot", api_id, doc[key])
+                if kind == "stage":
+                    store.delete("authorizer-cache-reset", api_id, doc[key])
         store.delete("api", "", api_id)
         # API mappings of custom domains that pointed at this API go with it: they would route nowhere.
         for domain in store.list("domain"):

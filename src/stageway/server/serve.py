@@ -112,6 +112,8 @@ class Node:
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
         self._file_stamps: dict[Path, float] = {}
+        self._cache_resets: dict[tuple[str, str], int] = {}
+        self._cache_resets_primed = False
         self._servers: list[_Server | DataPlaneServer] = []
 
     def apply_files(self, *, deploy_all_stages: bool) -> None:
@@ -137,6 +139,21 @@ class Node:
         ]
         self.runtime.set_functions(configs)
         self.gateway.plan = self.compiler.compile(self.store, self.options.default_api)
+        self._apply_cache_resets()
+
+    def _apply_cache_resets(self) -> None:
+        """ResetAuthorizersCache, made on any node, flushes that stage's authorizer answers here."""
+        for api_id in self.gateway.plan.apis:
+            for stage in self.store.list("stage", api_id):
+                marker = self.store.get("authorizer-cache-reset", api_id, stage["stageName"])
+                if marker is None:
+                    continue
+                key = (api_id, stage["stageName"])
+                if self._cache_resets.get(key, 0) != marker["resets"]:
+                    if self._cache_resets_primed:  # resets made before this node started flush nothing
+                        self.authorizers.reset_cache(api_id, stage["stageName"])
+                    self._cache_resets[key] = marker["resets"]
+        self._cache_resets_primed = True
 
     def banner(self) -> str:
         plan = self.gateway.plan

@@ -154,9 +154,14 @@ def delete_route_settings(ctx: Context, params: Params) -> None:
 
 
 def reset_authorizers_cache(ctx: Context, params: Params) -> None:
-    # The data plane owns the authorizer cache; this call only answers for a stage that exists.
-    require_api(ctx, params["apiId"])
-    require(ctx, "stage", params["apiId"], params["stageName"])
+    # The data plane owns the authorizer cache: a bumped counter in the store reaches every node, which
+    # flushes that stage's cached authorizer answers when it sees it.
+    api_id, stage_name = params["apiId"], params["stageName"]
+    with ctx.store.transaction():
+        require_api(ctx, api_id)
+        require(ctx, "stage", api_id, stage_name)
+        marker = ctx.store.get("authorizer-cache-reset", api_id, stage_name) or {"resets": 0}
+        ctx.store.put("authorizer-cache-reset", api_id, stage_name, {"resets": marker["resets"] + 1})
 
 
 def _validate_fields(ctx: Context, api_id: str, params: Params) -> None:
