@@ -1,0 +1,91 @@
+"""Row: an HTTP_PROXY route through stageway against nginx `proxy_pass` to the same backend."""
+
+from __future__ import annotations
+
+from bench import servers
+from bench.scenarios import Context, Row, fmt_ratio, fmt_rps, median, orders, scenario, verdict
+from bench.tools import Processes, WrkResult, run_wrk
+
+TARGET = 0.6
+
+
+def measure_pair(
+    ctx: Context, urls: dict[str, str], warmup: float = 2.0
+) -> tuple[dict[str, list[WrkResult]], list[str]]:
+    """wrk on urls["a"] and urls["b"] alternately (A B, B A, ...) for ctx.rounds rounds, after a warm-up of each."""
+    wrk = ctx.tools["wrk"]
+    for url in urls.values():
+        run_wrk(wrk, url, duration=warmup, threads=ctx.threads, connections=ctx.connections)
+    results: dict[str, list[WrkResult]] = {"a": [], "b": []}
+    for first, second in orders(ctx.rounds):
+        for side in (first, second):
+            results[side].append(
+                run_wrk(
+                    wrk, urls[side], duration=ctx.duration, threads=ctx.threads, connections=ctx.connections
+                )
+            )
+    problems = [
+        f"{r.url}: {r.non_2xx} non-2xx, {r.socket_errors} socket errors of {r.requests} ({r.error_fraction:.1%})"
+        for side in results.values()
+        for r in side
+        if not r.valid
+    ]
+    return results, problems
+
+
+def throughput_row(
+    name: str,
+    results: dict[str, list[WrkResult]],
+    problems: list[str],
+    target: float,
+    labels: tuple[str, str],
+) -> Row:
+    a = [r.rps for r in results["a"]]
+    b = [r.rps for r in results["b"]]
+    ratios = [x / y for x, y in zip(a, b)]
+    ratio = median(ratios)
+    row = Row(
+        name=name,
+        stageway=fmt_rps(median(a)),
+        reference=fmt_rps(median(b)),
+        ratio=fmt_ratio(ratio, target),
+        target=f"≥ {target:g}×",
+        result=verdict(ratio >= target),
+    )
+    if problems:
+        row.result = "invalid (errors > 1%)"
+        row.notes.extend(problems)
+    row.details.append(
+        "per round "
+        + ", ".join(f"{x:,.0f}/{y:,.0f} = {x / y:.2f}×" for x, y in zip(a, b))
+        + f" ({labels[0]}/{labels[1]} req/s)"
+    )
+    return row
+
+
+@scenario(
+    "proxy",
+    "HTTP proxy route vs nginx proxy_pass",
+    f"≥ {TARGET}×",
+    needs=("wrk", "nginx"),
+)
+def run(ctx: Context) -> list[Row]:
+    """Requests/s of `GET /pets` (HTTP_PROXY) through 1 stageway process vs 1 nginx worker, same backend."""
+    with Processes(ctx.workdir / "proxy") as procs:
+        backend = servers.start_backend(procs)
+        api = servers.write_yaml(procs.workdir / "proxy.yaml", servers.proxy_api(backend.port))
+        stageway = servers.start_stageway(procs, api, "/pets")
+        nginx = servers.start_nginx(procs, ctx.tools["nginx"], backend.port, "/pets")
+        results, problems = measure_pair(ctx, {"a": stageway.url("/pets"), "b": nginx.url("/pets")})
+    row = throughput_row(
+        "HTTP proxy route, req/s: 1 stageway process vs nginx `proxy_pass` (1 worker, upstream keepalive)",
+        results,
+        problems,
+        TARGET,
+        ("stageway", "nginx"),
+    )
+    row.notes.append(
+        f"wrk -t{ctx.threads} -c{ctx.connections} keep-alive, {ctx.duration:g} s per run; backend = "
+        "examples/petstore/backend.py (1 process); wrk, backend and proxy share the machine's cores"
+    )
+    return [row]
