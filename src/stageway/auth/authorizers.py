@@ -14,12 +14,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from stageway.auth import jwt as jwt_checks
 from stageway.auth.iam import authorize_iam
 from stageway.auth.identity_sources import identity_value, identity_values
-from stageway.auth.jwks import FETCH_TIMEOUT_S, MAX_JWKS_BYTES, MIN_REFRESH_S, JwksCache, KeysUnavailable
+
+if TYPE_CHECKING:
+    from stageway.auth.jwks import JwksCache
+
 from stageway.auth.lambda_authorizer import (
     MAX_AUTHORIZER_WAIT_S,
     AuthorizerAnswer,
@@ -31,6 +33,7 @@ from stageway.auth.lambda_authorizer import (
 )
 from stageway.auth.plan import JwtAuthorizerPlan, LambdaAuthorizerPlan, RouteAuth
 from stageway.auth.policy import route_arn
+from stageway.auth.quotas import FETCH_TIMEOUT_S, MAX_JWKS_BYTES, MIN_REFRESH_S
 from stageway.auth.result import NO_AUTH, AuthForbidden, AuthorizerFailure, AuthResult, AuthUnauthorized
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import IncomingRequest, RouteContext
@@ -75,9 +78,8 @@ class Authorizers:
         `exp`/`nbf`/`iat`: AWS documents none, so 0 is the default."""
         self.invoker = invoker
         self.credentials = dict(credentials or {})
-        self.jwks = JwksCache(
-            timeout_s=http_timeout_s, max_bytes=jwks_max_bytes, min_refresh_s=jwks_min_refresh_s, clock=monotonic
-        )
+        self._jwks_settings = (http_timeout_s, jwks_max_bytes, jwks_min_refresh_s)
+        self._jwks: JwksCache | None = None
         self.authorizer_timeout_s = authorizer_timeout_s
         self.clock_skew_s = clock_skew_s
         self._cache: OrderedDict[_CacheKey, tuple[float, AuthorizerAnswer]] = OrderedDict()
@@ -127,14 +129,31 @@ class Authorizers:
         ]:
             del self._cache[key]
 
+    @property
+    def jwks(self) -> JwksCache:
+        """The key-set cache, made on first use: PyJWT, cryptography and the HTTP client it needs load only
+        when an API has a JWT authorizer (they cost start-up time and memory otherwise)."""
+        if self._jwks is None:
+            from stageway.auth.jwks import JwksCache
+
+            timeout_s, max_bytes, min_refresh_s = self._jwks_settings
+            self._jwks = JwksCache(
+                timeout_s=timeout_s, max_bytes=max_bytes, min_refresh_s=min_refresh_s, clock=self._monotonic
+            )
+        return self._jwks
+
     async def close(self) -> None:
-        await self.jwks.close()
+        if self._jwks is not None:
+            await self._jwks.close()
 
     # ----------------------------------------------------------------------------------------------- JWT
 
     async def _authorize_jwt(
         self, plan: JwtAuthorizerPlan, route_scopes: tuple[str, ...], request: IncomingRequest, route: RouteContext
     ) -> AuthResult:
+        from stageway.auth import jwt as jwt_checks
+        from stageway.auth.jwks import KeysUnavailable
+
         value = identity_value(plan.identity_source, request, route)
         token = jwt_checks.strip_bearer(value) if value else ""
         if not token:

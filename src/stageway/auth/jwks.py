@@ -30,10 +30,7 @@ import orjson
 
 log = logging.getLogger("stageway.auth.jwks")
 
-FETCH_TIMEOUT_S = 1.5
-MAX_JWKS_BYTES = 150_000
-KEYS_TTL_S = 2 * 3600.0
-MIN_REFRESH_S = 10.0
+from stageway.auth.quotas import FETCH_TIMEOUT_S, KEYS_TTL_S, MAX_JWKS_BYTES, MIN_REFRESH_S
 
 
 class KeysUnavailable(Exception):
