@@ -106,6 +106,7 @@ from typing import Any
 
 from stageway.auth.identity_sources import JWT_DEFAULT_IDENTITY_SOURCE
 from stageway.auth.plan import AUTHORIZER_TYPES, authorizer_errors
+from stageway.config.openapi_source import is_openapi_document, openapi_api
 from stageway.config.spec import (
     ApiSpec,
     AuthorizerSpec,
@@ -241,10 +242,24 @@ def load_config(paths: Sequence[str | Path]) -> ConfigSpec:
     """Read, merge and check the files; raises ConfigError with every problem found."""
     problems: list[ConfigProblem] = []
     files = [_SourceFile.read(Path(path), problems) for path in paths]
-    readable = [file for file in files if file is not None]
+    readable = [file for file in files if file is not None and not is_openapi_document(file.root)]
+    documents = [file for file in files if file is not None and is_openapi_document(file.root)]
     region, account_id = _account(readable)
     functions, function_names = _functions(readable)
     apis = _apis(readable, region, account_id, function_names)
+    taken = {api.name: api.location for api in apis} | {api.api_id: api.location for api in apis}
+    for document in documents:
+        api = openapi_api(
+            Path(document.name), to_plain(document.root), region=region, account_id=account_id, problems=problems
+        )
+        if api is None:
+            continue
+        clash = taken.get(api.name) or taken.get(api.api_id)
+        if clash is not None:
+            document.report(1, f"API {api.name!r} (from info.title) is already defined at {clash}")
+            continue
+        taken[api.name] = taken[api.api_id] = api.location
+        apis.append(api)
     if problems:
         order = {str(path): index for index, path in enumerate(paths)}
         problems.sort(key=lambda problem: (order.get(problem.file, len(order)), problem.line))
@@ -293,7 +308,8 @@ class _SourceFile:
             file.report(
                 1, f"the file must be a mapping with apis: and functions:, got {describe(parsed.value)}"
             )
-        file.check_keys(file.root, TOP_LEVEL_KEYS, "top level")
+        if not is_openapi_document(file.root):  # an OpenAPI document is checked by AWS's importer instead
+            file.check_keys(file.root, TOP_LEVEL_KEYS, "top level")
         return file
 
     def report(self, line: int, message: str) -> None:
