@@ -40,9 +40,9 @@ from stageway.control.wire import (
 )
 from stageway.core import validation
 from stageway.core.validation import ValidationError
+from stageway.functions.documents import function_config
 from stageway.functions.errors import FunctionNotFound, RequestTooLarge
 from stageway.functions.invocation import InvocationResult
-from stageway.functions.documents import function_config
 from stageway.store.base import Document, Store
 
 log = logging.getLogger("stageway.lambda")

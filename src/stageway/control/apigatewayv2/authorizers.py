@@ -13,7 +13,7 @@ from stageway.control.apigatewayv2.common import (
     Context,
     Handler,
     Params,
-    paginate,
+    child_readers,
     require,
     require_api,
 )
@@ -66,14 +66,7 @@ def create_authorizer(ctx: Context, params: Params) -> Document:
     return render_authorizer(authorizer)
 
 
-def get_authorizer(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return render_authorizer(require(ctx, "authorizer", params["apiId"], params["authorizerId"]))
-
-
-def get_authorizers(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return paginate([render_authorizer(doc) for doc in ctx.store.list("authorizer", params["apiId"])], params)
+get_authorizer, get_authorizers = child_readers("authorizer", "authorizerId", render_authorizer)
 
 
 def update_authorizer(ctx: Context, params: Params) -> Document:

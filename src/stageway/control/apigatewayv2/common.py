@@ -145,3 +145,20 @@ def pick(params: Params, fields: tuple[str, ...]) -> Document:
 def public(doc: Mapping[str, Any], fields: frozenset[str]) -> Document:
     """Only the members the model's output shape has: hides stageway's own keys (`"stageway"`)."""
     return {key: value for key, value in doc.items() if key in fields}
+
+
+def child_readers(
+    kind: str, id_param: str, render: Callable[[Document], Document]
+) -> tuple[Callable[[Context, Params], Document], Callable[[Context, Params], Document]]:
+    """Get-one and get-all (paginated) for a resource that lives under an API, e.g. GetRoute / GetRoutes:
+    both answer 404 for an unknown API first, as AWS does."""
+
+    def get_one(ctx: Context, params: Params) -> Document:
+        require_api(ctx, params["apiId"])
+        return render(require(ctx, kind, params["apiId"], params[id_param]))
+
+    def get_all(ctx: Context, params: Params) -> Document:
+        require_api(ctx, params["apiId"])
+        return paginate([render(doc) for doc in ctx.store.list(kind, params["apiId"])], params)
+
+    return get_one, get_all

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stageway.control.apigatewayv2.common import Context, Handler, Params, paginate, require, require_api
+from stageway.control.apigatewayv2.common import Context, Handler, Params, child_readers, require, require_api
 from stageway.control.apigatewayv2.render import render_deployment
 from stageway.control.wire import BadRequestException
 from stageway.store.base import Document
@@ -25,14 +25,7 @@ def create_deployment(ctx: Context, params: Params) -> Document:
     return render_deployment(deployment)
 
 
-def get_deployment(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return render_deployment(require(ctx, "deployment", params["apiId"], params["deploymentId"]))
-
-
-def get_deployments(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return paginate([render_deployment(doc) for doc in ctx.store.list("deployment", params["apiId"])], params)
+get_deployment, get_deployments = child_readers("deployment", "deploymentId", render_deployment)
 
 
 def update_deployment(ctx: Context, params: Params) -> Document:

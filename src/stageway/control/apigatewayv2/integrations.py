@@ -7,8 +7,8 @@ from stageway.control.apigatewayv2.common import (
     Handler,
     Params,
     aws_errors,
+    child_readers,
     not_found,
-    paginate,
     require,
     require_api,
 )
@@ -65,14 +65,7 @@ def build_integration(ctx: Context, api_id: str, fields: Params) -> Document:
     return doc
 
 
-def get_integration(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return render_integration(require(ctx, "integration", params["apiId"], params["integrationId"]))
-
-
-def get_integrations(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return paginate([render_integration(doc) for doc in ctx.store.list("integration", params["apiId"])], params)
+get_integration, get_integrations = child_readers("integration", "integrationId", render_integration)
 
 
 def update_integration(ctx: Context, params: Params) -> Document:

@@ -7,8 +7,8 @@ from stageway.control.apigatewayv2.common import (
     Handler,
     Params,
     aws_errors,
+    child_readers,
     not_found,
-    paginate,
     require,
     require_api,
 )
@@ -65,14 +65,7 @@ def build_route(ctx: Context, api_id: str, fields: Params, others: list[Document
     return _normalized(doc)
 
 
-def get_route(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return render_route(require(ctx, "route", params["apiId"], params["routeId"]))
-
-
-def get_routes(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return paginate([render_route(doc) for doc in ctx.store.list("route", params["apiId"])], params)
+get_route, get_routes = child_readers("route", "routeId", render_route)
 
 
 def update_route(ctx: Context, params: Params) -> Document:

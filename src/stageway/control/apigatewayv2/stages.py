@@ -14,8 +14,8 @@ from stageway.control.apigatewayv2.common import (
     Handler,
     Params,
     aws_errors,
+    child_readers,
     not_found,
-    paginate,
     require,
     require_api,
 )
@@ -77,14 +77,7 @@ def create_stage(ctx: Context, params: Params) -> Document:
     return render_stage(stage)
 
 
-def get_stage(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return render_stage(require(ctx, "stage", params["apiId"], params["stageName"]))
-
-
-def get_stages(ctx: Context, params: Params) -> Document:
-    require_api(ctx, params["apiId"])
-    return paginate([render_stage(doc) for doc in ctx.store.list("stage", params["apiId"])], params)
+get_stage, get_stages = child_readers("stage", "stageName", render_stage)
 
 
 def update_stage(ctx: Context, params: Params) -> Document:
