@@ -12,7 +12,14 @@ from typing import Any
 from stageway.config.spec import ApiSpec, ConfigSpec, FunctionSpec
 from stageway.core.ids import stable_id
 from stageway.store.base import Document, Store
-from stageway.store.deployments import auto_deploy, build_snapshot, create_deployment, now_iso, stage_snapshot
+from stageway.store.deployments import (
+    auto_deploy,
+    build_snapshot,
+    create_deployment,
+    new_api_document,
+    now_iso,
+    stage_snapshot,
+)
 
 MANAGED_BY_FILE = {"managedBy": "file"}
 
@@ -40,17 +47,11 @@ def apply_config(store: Store, config: ConfigSpec, *, deploy_all_stages: bool = 
 def _apply_api(store: Store, api: ApiSpec, deploy_all_stages: bool) -> None:
     api_id = api.api_id
     existing = store.get("api", "", api_id)
-    api_doc: Document = {
-        "apiId": api_id,
-        "name": api.name,
-        "protocolType": "HTTP",
-        "routeSelectionExpression": "$request.method $request.path",
-        "apiKeySelectionExpression": "$request.header.x-api-key",
-        "disableExecuteApiEndpoint": False,
-        "createdDate": existing["createdDate"] if existing else now_iso(),
-        "stageway": MANAGED_BY_FILE,
-        **{key: value for key, value in api.fields.items() if key not in ("name", "protocolType")},
-    }
+    api_doc = new_api_document(
+        api_id,
+        {**api.fields, "name": api.name, "stageway": MANAGED_BY_FILE},
+        created=existing["createdDate"] if existing else None,
+    )
     _put_if_changed(store, "api", "", api_id, api_doc)
 
     authorizer_ids = {spec.name: stable_id(f"{api_id} authorizer {spec.name}", 6) for spec in api.authorizers}

@@ -11,7 +11,6 @@ import asyncio
 import re
 from typing import Any
 
-from stageway.control.apigatewayv2.apis import API_KEY_SELECTION_EXPRESSION, ROUTE_SELECTION_EXPRESSION
 from stageway.control.apigatewayv2.authorizers import MAX_AUTHORIZERS, validate_authorizer
 from stageway.control.apigatewayv2.common import Context, not_found, require_api
 from stageway.control.apigatewayv2.integrations import MAX_INTEGRATIONS
@@ -39,7 +38,12 @@ from stageway.core.openapi import (
     serialize_document,
 )
 from stageway.store.base import Document, Store
-from stageway.store.deployments import SNAPSHOT_API_FIELDS, auto_deploy, now_iso, stage_snapshot
+from stageway.store.deployments import (
+    SNAPSHOT_API_FIELDS,
+    auto_deploy,
+    new_api_document,
+    stage_snapshot,
+)
 
 _API_PATH = re.compile(r"^/v2/apis/?$")
 _ONE_API_PATH = re.compile(r"^/v2/apis/(?P<api_id>[^/]+)/?$")
@@ -89,18 +93,7 @@ class OpenApiOps:
             api_id = new_api_id()
             while self.store.get("api", "", api_id) is not None:
                 api_id = new_api_id()
-            api: Document = {
-                "apiId": api_id,
-                "name": imported.api["name"],
-                "protocolType": "HTTP",
-                "routeSelectionExpression": ROUTE_SELECTION_EXPRESSION,
-                "apiKeySelectionExpression": API_KEY_SELECTION_EXPRESSION,
-                "disableExecuteApiEndpoint": False,
-                "ipAddressType": "ipv4",
-                "createdDate": now_iso(),
-                "tags": {},
-                **imported.api,
-            }
+            api = new_api_document(api_id, dict(imported.api))
             self.store.put("api", "", api_id, api)
             self.write_resources(api_id, imported)
             auto_deploy(self.store, api_id)

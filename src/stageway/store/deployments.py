@@ -24,6 +24,26 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+ROUTE_SELECTION_EXPRESSION = "$request.method $request.path"
+API_KEY_SELECTION_EXPRESSION = "$request.header.x-api-key"
+
+
+def new_api_document(api_id: str, fields: dict[str, Any], *, created: str | None = None) -> Document:
+    """An HTTP API as AWS describes a new one (CreateApi's answer), with `fields` (`name` among them) on top;
+    shared by CreateApi, ImportApi and the file loader so that every API looks the same however it came."""
+    return {
+        "apiId": api_id,
+        "protocolType": "HTTP",
+        "routeSelectionExpression": ROUTE_SELECTION_EXPRESSION,
+        "apiKeySelectionExpression": API_KEY_SELECTION_EXPRESSION,
+        "disableExecuteApiEndpoint": False,
+        "ipAddressType": "ipv4",
+        "createdDate": created or now_iso(),
+        "tags": {},
+        **fields,
+    }
+
+
 def build_snapshot(store: Store, api_id: str) -> dict[str, Any]:
     """The part of an API's configuration a deployment freezes."""
     api = store.get("api", "", api_id) or {}

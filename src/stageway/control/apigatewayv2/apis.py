@@ -31,11 +31,9 @@ from stageway.core.validation import (
     validate_route_key,
 )
 from stageway.store.base import Document
-from stageway.store.deployments import auto_deploy, now_iso
+from stageway.store.deployments import ROUTE_SELECTION_EXPRESSION, auto_deploy, new_api_document
 
 # What AWS echoes for an HTTP API (spec §1.4, gotcha 22).
-ROUTE_SELECTION_EXPRESSION = "$request.method $request.path"
-API_KEY_SELECTION_EXPRESSION = "$request.header.x-api-key"
 _ROUTE_SELECTION_EXPRESSIONS = (ROUTE_SELECTION_EXPRESSION, "${request.method} ${request.path}")
 
 UPDATABLE = ("corsConfiguration", "description", "disableExecuteApiEndpoint", "ipAddressType", "name", "version")
@@ -50,18 +48,7 @@ def create_api(ctx: Context, params: Params) -> Document:
     if "routeKey" in params and "target" not in params:
         # [DOC] CreateApi: routeKey "is part of quick create", which needs a target. Wording [INF].
         raise BadRequestException("RouteKey can only be specified with Target for quick create")
-    api: Document = {
-        "apiId": "",
-        "name": params["name"],
-        "protocolType": "HTTP",
-        "routeSelectionExpression": ROUTE_SELECTION_EXPRESSION,
-        "apiKeySelectionExpression": API_KEY_SELECTION_EXPRESSION,
-        "disableExecuteApiEndpoint": False,
-        "ipAddressType": "ipv4",
-        "createdDate": now_iso(),
-        "tags": params.get("tags", {}),
-        **pick(params, UPDATABLE),
-    }
+    api = new_api_document("", {"name": params["name"], "tags": params.get("tags", {}), **pick(params, UPDATABLE)})
     with ctx.store.transaction():
         api["apiId"] = api_id = _new_api_id(ctx)
         ctx.store.put("api", "", api_id, api)
