@@ -86,6 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".stageway/logs"),
         help="where stage access logs sent to a CloudWatch log group ARN are written (default .stageway/logs)",
     )
+    serve.add_argument(
+        "--aws-endpoint-url",
+        default=os.environ.get("STAGEWAY_AWS_ENDPOINT_URL"),
+        metavar="URL",
+        help="where AWS service integrations (SQS, EventBridge, Kinesis, Step Functions, AppConfig) send their "
+        "calls, one URL for every service, e.g. a local emulator (env STAGEWAY_AWS_ENDPOINT_URL; default: "
+        "AWS's regional endpoints)",
+    )
+    serve.add_argument(
+        "--lambda-endpoint-url",
+        default=os.environ.get("STAGEWAY_LAMBDA_ENDPOINT_URL"),
+        metavar="URL",
+        help="Lambda's Invoke API for functions not defined here, e.g. https://lambda.us-east-1.amazonaws.com "
+        "or another stageway's admin listener (env STAGEWAY_LAMBDA_ENDPOINT_URL; default: none)",
+    )
+    serve.add_argument(
+        "--aws-access-key-id",
+        metavar="KEY",
+        help="the key that signs calls to AWS services and remote Lambda (default: env AWS_ACCESS_KEY_ID, "
+        "with AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
+    )
+    serve.add_argument("--aws-secret-access-key", metavar="SECRET", help="the secret of --aws-access-key-id")
     serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
     serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -148,6 +170,9 @@ def _serve(args: argparse.Namespace) -> int:
         except CredentialsError as error:
             print(f"stageway: {option}: {error}", file=sys.stderr)
             return 2
+    if bool(args.aws_access_key_id) != bool(args.aws_secret_access_key):
+        print("stageway: --aws-access-key-id and --aws-secret-access-key go together", file=sys.stderr)
+        return 2
     options = ServeOptions(
         files=args.files,
         host=args.host,
@@ -164,6 +189,10 @@ def _serve(args: argparse.Namespace) -> int:
         account_rate=args.account_rate,
         account_burst=args.account_burst,
         log_dir=args.log_dir,
+        aws_endpoint_url=args.aws_endpoint_url,
+        lambda_endpoint_url=args.lambda_endpoint_url,
+        aws_access_key_id=args.aws_access_key_id,
+        aws_secret_access_key=args.aws_secret_access_key,
     )
     if config is not None:
         options.region, options.account_id = config.region, config.account_id

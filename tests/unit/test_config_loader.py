@@ -1380,3 +1380,81 @@ def test_mappings_cors_and_log_formats_are_checked_when_the_file_is_loaded(tmp_p
     assert "https://app.example.com/path" in messages
     assert "$context.requestId" in messages
     assert all(line > 0 for _, line, _ in found)
+
+
+def test_aws_service_integrations_take_a_subtype_credentials_and_the_actions_parameters(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        apis:
+          shop:
+            integrations:
+              queue:
+                integrationType: AWS_PROXY
+                integrationSubtype: SQS-SendMessage
+                credentialsArn: arn:aws:iam::123456789012:role/apigw-sqs
+                requestParameters:
+                  QueueUrl: $request.header.queueUrl
+                  MessageBody: $request.body
+                  DelaySeconds: 5
+            routes:
+              POST /orders: queue
+        """,
+    )
+    (api,) = load_config([path]).apis
+    (integration,) = api.integrations
+    assert integration.fields == {
+        "integrationType": "AWS_PROXY",
+        "integrationSubtype": "SQS-SendMessage",
+        "credentialsArn": "arn:aws:iam::123456789012:role/apigw-sqs",
+        "payloadFormatVersion": "1.0",
+        "timeoutInMillis": 30000,
+        "connectionType": "INTERNET",
+        # An action's parameters are text: `5` is "5".
+        "requestParameters": {"QueueUrl": "$request.header.queueUrl", "MessageBody": "$request.body", "DelaySeconds": "5"},
+    }
+
+
+SUPPORTED_SUBTYPES = (
+    "EventBridge-PutEvents, SQS-SendMessage, SQS-ReceiveMessage, SQS-DeleteMessage, SQS-PurgeQueue, "
+    "AppConfig-GetConfiguration, Kinesis-PutRecord, StepFunctions-StartExecution, "
+    "StepFunctions-StartSyncExecution, StepFunctions-StopExecution"
+)
+
+
+def test_aws_service_integration_problems_are_reported_at_their_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        apis:
+          shop:
+            integrations:
+              queue:
+                integrationType: AWS_PROXY
+                integrationSubtype: SQS-SendMessage
+                requestParameters:
+                  QueueUrl: $request.header.queueUrl
+                  messageBody: $request.body
+              events:
+                integrationType: AWS_PROXY
+                integrationSubtype: EventBridge-PutEvent
+              flow:
+                integrationType: AWS_PROXY
+                integrationSubtype: StepFunctions-StartExecution
+                payloadFormatVersion: "2.0"
+                requestParameters: {StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:m"}
+        """,
+    )
+    where = "API 'shop', integration"
+    assert problems(path) == [
+        ("api.yaml", line_of(path, "requestParameters:"),
+         f"{where} 'queue': Parameter: MessageBody is required for Operation: SQS-SendMessage."),
+        ("api.yaml", line_of(path, "messageBody:"),
+         f"{where} 'queue': Parameter: messageBody does not fit schema for Operation: SQS-SendMessage."),
+        ("api.yaml", line_of(path, "EventBridge-PutEvent"),
+         f"{where} 'events': Integration subtype EventBridge-PutEvent is not supported. Supported subtypes: "
+         + SUPPORTED_SUBTYPES),
+        ("api.yaml", line_of(path, '"2.0"'),
+         f"{where} 'flow': PayloadFormatVersion 2.0 is not supported for integration of type AWS_PROXY with "
+         + "subtype StepFunctions-StartExecution"),
+    ]

@@ -78,6 +78,8 @@ HTTP = {
 }
 LAMBDA = {"integrationType": "AWS_PROXY", "integrationUri": ARN, "payloadFormatVersion": "2.0"}
 
+SQS_PARAMETERS = {"QueueUrl": "$request.header.queueUrl", "MessageBody": "$request.body"}
+
 # (fields, [(field, message)])
 INTEGRATION_CASES = [
     pytest.param(HTTP, [], id="http-ok"),
@@ -198,12 +200,13 @@ INTEGRATION_CASES = [
             "integrationSubtype": "SQS-SendMessage",
             "payloadFormatVersion": "1.0",
             "integrationUri": None,
+            "requestParameters": SQS_PARAMETERS,
         },
         [],
         id="service-integration",
     ),
     pytest.param(
-        {**LAMBDA, "integrationSubtype": "SQS-SendMessage"},
+        {**LAMBDA, "integrationSubtype": "SQS-SendMessage", "requestParameters": SQS_PARAMETERS},
         [
             (
                 ("payloadFormatVersion",),

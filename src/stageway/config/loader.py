@@ -48,6 +48,16 @@ The format::
                                        # (optionally qualified, or in the apigateway
                                        # .../functions/ARN/invocations wrapper); an ARN whose
                                        # function is defined nowhere is kept: a remote Lambda
+          orders-queue:                # an AWS service integration (spec §4.7): no integrationUri
+            integrationType: AWS_PROXY
+            integrationSubtype: SQS-SendMessage         # EventBridge-PutEvents, SQS-*, Kinesis-PutRecord,
+                                                        # StepFunctions-*, AppConfig-GetConfiguration
+            credentialsArn: arn:aws:iam::123456789012:role/apigw-sqs   # kept; stageway signs with its
+                                                        # own keys (--aws-access-key-id, AWS_* env)
+            payloadFormatVersion: "1.0"                 # default (and only value) 1.0
+            requestParameters:                          # the action's parameters: every required one,
+              QueueUrl: $request.header.queueUrl        # values are mapping expressions or static text
+              MessageBody: $request.body
         authorizers:               # named, referenced by routes; names are [A-Za-z0-9_.-]{1,128}
           cognito:
             authorizerType: JWT                         # JWT | REQUEST (required)
@@ -197,10 +207,12 @@ API_KEYS = (
 )
 INTEGRATION_KEYS = (
     "integrationType",
+    "integrationSubtype",
     "integrationUri",
     "integrationMethod",
     "payloadFormatVersion",
     "timeoutInMillis",
+    "credentialsArn",
     "description",
     "requestParameters",
     "responseParameters",
@@ -817,6 +829,8 @@ class _ApiContext:
         file = self.file
         file.check_keys(body, INTEGRATION_KEYS, where)
         integration_type = file.string(body, "integrationType", where)
+        subtype = file.string(body, "integrationSubtype", where)
+        credentials = file.string(body, "credentialsArn", where)
         uri = file.string(body, "integrationUri", where)
         method = file.string(body, "integrationMethod", where)
         version = file.string(body, "payloadFormatVersion", where)
@@ -854,16 +868,28 @@ class _ApiContext:
         fields: dict[str, Any] = {"integrationType": integration_type}
         if uri is not None:
             fields["integrationUri"] = uri
-        defaults = {"HTTP_PROXY": ("ANY", "1.0"), "AWS_PROXY": ("POST", "2.0")}.get(integration_type)
-        if defaults is not None:
-            fields["integrationMethod"] = method if method is not None else defaults[0]
-            fields["payloadFormatVersion"] = version if version is not None else defaults[1]
+        if subtype is not None:
+            fields["integrationSubtype"] = subtype
+            # AWS service integrations take payload format 1.0 only (spec §1.5) and no method.
+            fields["payloadFormatVersion"] = version if version is not None else "1.0"
+            if method is not None:
+                fields["integrationMethod"] = method
+        else:
+            defaults = {"HTTP_PROXY": ("ANY", "1.0"), "AWS_PROXY": ("POST", "2.0")}.get(integration_type)
+            if defaults is not None:
+                fields["integrationMethod"] = method if method is not None else defaults[0]
+                fields["payloadFormatVersion"] = version if version is not None else defaults[1]
+        if credentials is not None:
+            fields["credentialsArn"] = credentials
         fields["timeoutInMillis"] = DEFAULT_TIMEOUT_MS if timeout is None else timeout
         fields["connectionType"] = "INTERNET"
         if description is not None:
             fields["description"] = description
         for key, value in parameters.items():
-            if value is not None:
+            if value is not None and key == "requestParameters" and subtype is not None:
+                # An AWS action's parameters are strings; `DelaySeconds: 5` means the text "5".
+                fields[key] = file.string_map(body, key, where)
+            elif value is not None:
                 fields[key] = to_plain(value)
 
         if unknown_function:

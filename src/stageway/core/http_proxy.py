@@ -185,8 +185,23 @@ class BadBackendUrl(ValueError):
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# The URLs a deployment sends to repeat (a route's URI, often with the same query): remembered, up to a point.
+_PARSED_URLS: dict[str, BackendUrl] = {}
+_MAX_PARSED_URLS = 4096
+
+
 def parse_backend_url(url: str) -> BackendUrl:
     """Split an absolute `http://` / `https://` URL; raises BadBackendUrl for anything else."""
+    parsed = _PARSED_URLS.get(url)
+    if parsed is None:
+        parsed = _parse_backend_url(url)
+        if len(_PARSED_URLS) >= _MAX_PARSED_URLS:
+            _PARSED_URLS.clear()
+        _PARSED_URLS[url] = parsed
+    return parsed
+
+
+def _parse_backend_url(url: str) -> BackendUrl:
     scheme_end = url.find("://")
     if scheme_end < 0:
         raise BadBackendUrl(f"integration URI is not an http(s) URL: {url!r}")
@@ -273,29 +288,42 @@ def backend_request_headers(
     to a client-sent value as RFC 7239 / RFC 9110 say a proxy does. `original_host` is the client's Host
     header as sent. No `content-length`: the client writes it for the body it sends.
     """
-    headers = list(headers_with_forwarding)
-    dropped = _connection_tokens(headers)
     forwarded: list[str] = []
     via: list[str] = []
     out: list[tuple[str, str]] = [("host", backend_host)]
-    for name, value in headers:
-        if name in HOP_BY_HOP_HEADERS or name in dropped:
-            continue
-        if name in _REQUEST_REPLACED:
+    connection: list[str] = []
+    for header in headers_with_forwarding:
+        name = header[0]
+        if name in HOP_BY_HOP_HEADERS:
+            if name == "connection":
+                connection.append(header[1])
+        elif name in _REQUEST_REPLACED:
             if name == "forwarded":
-                forwarded.append(value)
+                forwarded.append(header[1])
             elif name == "via":
-                via.append(value)
-            continue
-        out.append((name, value))
-    element = ";".join(
+                via.append(header[1])
+        else:
+            out.append(header)
+    if connection:
+        # Headers the client named in `Connection` are hop-by-hop too (`host` is ours, so it stays).
+        dropped = _connection_tokens(("connection", value) for value in connection) - HOP_BY_HOP_HEADERS
+        if dropped:
+            out = [out[0], *(header for header in out[1:] if header[0] not in dropped)]
+            forwarded = [] if "forwarded" in dropped else forwarded
+            via = [] if "via" in dropped else via
+    element = _forwarded_element(by, client_ip, original_host, scheme)
+    out.append(("forwarded", ", ".join([*forwarded, element]) if forwarded else element))
+    out.append(("via", ", ".join([*via, VIA_VALUE]) if via else VIA_VALUE))
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _forwarded_element(by: str | None, client_ip: str, host: str, scheme: str) -> str:
+    return ";".join(
         f"{key}={_forwarded_value(value)}"
-        for key, value in (("by", by), ("for", client_ip), ("host", original_host), ("proto", scheme))
+        for key, value in (("by", by), ("for", client_ip), ("host", host), ("proto", scheme))
         if value
     )
-    out.append(("forwarded", ", ".join([*forwarded, element])))
-    out.append(("via", ", ".join([*via, VIA_VALUE])))
-    return out
 
 
 def backend_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -305,10 +333,16 @@ def backend_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[s
     gateway's to set (spec §11.1). Everything else passes, `server`, `content-encoding` and each
     `set-cookie` included.
     """
-    lowered = [(name.lower(), value) for name, value in headers]
-    dropped = _connection_tokens(lowered)
-    return [
-        (name, value)
-        for name, value in lowered
-        if name not in HOP_BY_HOP_HEADERS and name not in _RESPONSE_REPLACED and name not in dropped
-    ]
+    out: list[tuple[str, str]] = []
+    connection: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name in HOP_BY_HOP_HEADERS:
+            if name == "connection":
+                connection.append(value)
+        elif name not in _RESPONSE_REPLACED:
+            out.append((name, value))
+    if connection:
+        dropped = _connection_tokens(("connection", value) for value in connection)
+        out = [header for header in out if header[0] not in dropped]
+    return out

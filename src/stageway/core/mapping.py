@@ -93,7 +93,7 @@ _UNSET: Any = object()
 _NOT_JSON: Any = object()
 
 
-class _Env:
+class ValueSources:
     """The sources of one evaluation, each parsed at most once, and only when a value asks for it."""
 
     __slots__ = ("_json", "_query", "body", "context", "headers", "raw_query")
@@ -136,7 +136,7 @@ class _Env:
         return self._json
 
 
-Getter = Callable[[_Env], "str | None"]
+Getter = Callable[[ValueSources], "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ class ValueTemplate:
     def is_static(self) -> bool:
         return all(isinstance(part, str) for part in self.parts)
 
-    def render(self, env: _Env) -> str | None:
+    def render(self, env: ValueSources) -> str | None:
         """The value, or None when any reference in it has nothing to give (the parameter is omitted)."""
         parts = self.parts
         if len(parts) == 1:
@@ -223,7 +223,7 @@ def _body_getter(path: str) -> Getter:
         return lambda env: env.body.decode("utf-8", "replace")
     steps = _compile_jsonpath(path)
 
-    def select(env: _Env) -> str | None:
+    def select(env: ValueSources) -> str | None:
         node = env.json()
         if node is _NOT_JSON:
             return None
@@ -250,7 +250,7 @@ def _stage_variable_getter(name: str) -> Getter:
     if not _STAGE_VARIABLE_NAME.match(name):
         raise _BadValue(f"invalid stage variable name {name!r}")
 
-    def get(env: _Env) -> str | None:
+    def get(env: ValueSources) -> str | None:
         route = env.context.route
         return route.stage_variables.get(name) if route is not None else None
 
@@ -282,7 +282,7 @@ def _request_getter(rest: str) -> Getter:
         if not _PATH_PARAMETER_NAME.match(name):
             raise _BadValue(f"invalid path parameter name {name!r}")
 
-        def path_parameter(env: _Env) -> str | None:
+        def path_parameter(env: ValueSources) -> str | None:
             route = env.context.route
             return route.path_parameters.get(name) if route is not None else None
 
@@ -392,7 +392,7 @@ def _clean(value: str) -> str:
 
 
 def _edit_headers(
-    headers: list[tuple[str, str]], operations: tuple[_Operation, ...], env: _Env
+    headers: list[tuple[str, str]], operations: tuple[_Operation, ...], env: ValueSources
 ) -> list[tuple[str, str]]:
     values = [op.value.render(env) if op.value is not None else None for op in operations]
     dropped = {
@@ -416,7 +416,7 @@ def _query_name(piece: str) -> str:
     return unquote(name.replace("+", " ")) if "%" in name or "+" in name else name
 
 
-def _edit_query(raw_query: str, operations: tuple[_Operation, ...], env: _Env) -> str:
+def _edit_query(raw_query: str, operations: tuple[_Operation, ...], env: ValueSources) -> str:
     values = [op.value.render(env) if op.value is not None else None for op in operations]
     dropped = {
         op.name
@@ -448,7 +448,7 @@ class RequestMapping:
         headers plus the gateway's forwarding headers, names lower-case). The query string edited is the
         client's (`context.request.raw_query`)."""
         request = context.request
-        env = _Env(context, request.headers, request.body, request.raw_query)
+        env = ValueSources(context, request.headers, request.body, request.raw_query)
         out_headers = (
             _edit_headers(headers, self.header_operations, env) if self.header_operations else headers
         )
@@ -587,7 +587,7 @@ class ResponseMapping:
         rules = self.rules.get(status)
         if rules is None:
             return status, headers
-        env = _Env(context, headers, body)
+        env = ValueSources(context, headers, body)
         if rules.header_operations:
             headers = _edit_headers(headers, rules.header_operations, env)
         if rules.status is not None:

@@ -325,16 +325,20 @@ def integration_errors(fields: Mapping[str, Any]) -> list[ValidationError]:
             integration_subtype=subtype,
             connection_type=connection_type,
         )
-    if not subtype:
-        # The mapping compilers are the one authority on mappings: what passes here, the gateway runs.
-        from stageway.core.mapping import compile_request_parameters, compile_response_parameters
+    # The mapping compilers are the one authority on mappings: what passes here, the gateway runs.
+    from stageway.core.mapping import compile_request_parameters, compile_response_parameters
 
-        if fields.get("requestParameters"):
-            with errors:
-                compile_request_parameters(fields["requestParameters"], integration_type=integration_type)
-        if fields.get("responseParameters"):
-            with errors:
-                compile_response_parameters(fields["responseParameters"])
+    if subtype and integration_type == "AWS_PROXY":
+        # requestParameters name the AWS action's parameters (spec §4.7).
+        from stageway.core.aws_service import aws_service_errors
+
+        errors.errors.extend(aws_service_errors(subtype, fields.get("requestParameters")))
+    elif fields.get("requestParameters") and not subtype:
+        with errors:
+            compile_request_parameters(fields["requestParameters"], integration_type=integration_type)
+    if fields.get("responseParameters"):
+        with errors:
+            compile_response_parameters(fields["responseParameters"])
     return errors.errors
 
 

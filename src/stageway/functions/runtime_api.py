@@ -11,6 +11,10 @@ A worker (stageway's bootstrap, or AWS's own `awslambdaric`) finds its endpoint 
 The routing and the bytes of every answer are plain functions (`route_request`, `next_invocation_head`,
 ...); `RuntimeApiConnection` only feeds socket bytes to httptools and hands complete requests to the
 worker that owns the endpoint.
+
+Answers made while a batch of bytes is being read are written together a moment later: stageway's runtime
+sends a result and its next `GET .../next` in one go, and the `202` for the result then leaves in the same
+write as the next event, whose invocation is handed over in between. One write wakes the worker once.
 """
 
 from __future__ import annotations
@@ -125,7 +129,11 @@ class RuntimeApiConnection(asyncio.Protocol):
 
     def __init__(self, handler: RuntimeApiHandler) -> None:
         self._handler = handler
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
+        self._reading = False
+        self._pending: list[bytes] = []
+        """Answers waiting for `_flush`, scheduled when the first was added."""
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._body: list[bytes] = []
@@ -140,11 +148,17 @@ class RuntimeApiConnection(asyncio.Protocol):
         self._handler.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
+        self._reading = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
             self._close_after_answer = True
             self.answer(BAD_REQUEST)
+        finally:
+            self._reading = False
+        if self._pending:
+            # After the callbacks this batch made due (an invocation handed to this worker among them).
+            self._loop.call_soon(self._flush)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -192,12 +206,35 @@ class RuntimeApiConnection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
+        close = self._close_after_answer and data is not CONTINUE
+        if self._reading or (self._pending and not close):
+            self._pending.append(data)
+            if body:
+                self._pending.append(body)
+            if close:
+                self._flush()
+            return
+        if self._pending:
+            self._flush()
         if len(body) < 65536:
             transport.write(data + body)  # one segment: small events cost a single send
         else:
             transport.writelines((data, body))
-        if self._close_after_answer and data is not CONTINUE:
+        if close:
             transport.close()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending or self._transport is None:
+            return
+        if len(pending) == 1:
+            self._transport.write(pending[0])
+        elif sum(map(len, pending)) < 65536:
+            self._transport.write(b"".join(pending))
+        else:
+            self._transport.writelines(pending)
+        if self._close_after_answer:
+            self._transport.close()
 
     def close(self) -> None:
         if self._transport is not None:

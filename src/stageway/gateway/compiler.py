@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from stageway.auth import AuthorizerConfigError, AuthorizerPlan, compile_authorizer, compile_route_auth
+from stageway.core.aws_service import compile_service_call
 from stageway.core.context_vars import compile_log_format
 from stageway.core.cors import CorsPolicy, compile_cors
 from stageway.core.http_proxy import compile_uri_template
@@ -26,11 +27,12 @@ from stageway.core.mapping import (
 from stageway.core.route_keys import RouteKey, parse_route_key
 from stageway.core.routing import RouteMatcher
 from stageway.core.throttle import ThrottleLimit, account_limit, compile_stage_throttle
-from stageway.core.validation import parse_lambda_arn
+from stageway.core.validation import ValidationError, parse_lambda_arn
 from stageway.gateway.plan import (
     AccessLogPlan,
     ApiMappingPlan,
     ApiPlan,
+    AwsServicePlan,
     DomainPlan,
     GatewayPlan,
     HttpProxyPlan,
@@ -189,6 +191,13 @@ class Compiler:
                 payload_format_version=str(doc.get("payloadFormatVersion") or "2.0"),
                 timeout_s=timeout_s,
             )
+        if kind == "AWS_PROXY":
+            try:
+                call = compile_service_call(doc["integrationSubtype"], doc.get("requestParameters"))
+            except ValidationError as error:
+                log.error("integration %s cannot be used: %s", doc.get("integrationId"), error.message)
+                return None
+            return AwsServicePlan(call, region=self.region, timeout_s=timeout_s)
         log.warning("integration %s: type %s is not served yet", doc.get("integrationId"), kind)
         return None
 
@@ -198,6 +207,8 @@ class Compiler:
 
 
 def _request_mapping(doc: Document) -> RequestMapping:
+    if doc.get("integrationSubtype"):
+        return NO_REQUEST_MAPPING  # its requestParameters are the AWS action's parameters (AwsServicePlan)
     try:
         return compile_request_parameters(
             doc.get("requestParameters"),

@@ -21,8 +21,17 @@ from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
 from stageway.core.mapping import MappingResult
-from stageway.gateway.plan import AccessLogPlan, GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan, StagePlan
+from stageway.gateway.plan import (
+    AccessLogPlan,
+    AwsServicePlan,
+    GatewayPlan,
+    HttpProxyPlan,
+    LambdaPlan,
+    RoutePlan,
+    StagePlan,
+)
 from stageway.gateway.selection import select
+from stageway.integrations.aws_service import AwsServices, call_aws_service
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.integrations.lambda_proxy import FunctionInvoker, call_lambda
 from stageway.throttle import Throttler
@@ -75,8 +84,10 @@ class Gateway:
         throttler: Throttler,
         authorizers: Authorizers,
         stage_logs: StageLogWriter | None = None,
+        aws_services: AwsServices | None = None,
     ) -> None:
         self.plan = plan
+        self.aws_services = aws_services
         self.http_client = http_client
         self.functions = functions
         self.throttler = throttler
@@ -194,6 +205,14 @@ class Gateway:
         try:
             if isinstance(integration, HttpProxyPlan):
                 response = await self._call_http(integration, request, route, headers, mapped)
+            elif isinstance(integration, AwsServicePlan):
+                if self.aws_services is None:
+                    raise IntegrationFailure("AWS service integrations are not configured on this gateway")
+                # Its parameters are rendered from the request's `$context` view, authorizer values included.
+                exchange.context = exchange.context or ContextVariables(request, route, exchange.facts)
+                response, exchange.integration_request_id = await call_aws_service(
+                    self.aws_services, integration, exchange.context
+                )
             else:
                 response, exchange.integration_request_id = await self._call_lambda(
                     integration, request, route, headers, mapped

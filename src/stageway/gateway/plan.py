@@ -18,6 +18,7 @@ from stageway.core.routing import RouteMatcher
 from stageway.core.throttle import StageThrottle
 
 if TYPE_CHECKING:
+    from stageway.core.aws_service import ServiceCall
     from stageway.core.http_proxy import UriTemplate
 
 
@@ -48,7 +49,18 @@ class LambdaPlan:
         return "${" in self.function_name
 
 
-IntegrationPlan = HttpProxyPlan | LambdaPlan
+@dataclass(frozen=True, slots=True)
+class AwsServicePlan:
+    """An AWS_PROXY integration with an `integrationSubtype`: an AWS service action (spec §4.7)."""
+
+    call: ServiceCall
+    """The subtype and its compiled `requestParameters`."""
+    region: str
+    """The API's region: the service's region unless the `Region` parameter names another."""
+    timeout_s: float
+
+
+IntegrationPlan = HttpProxyPlan | LambdaPlan | AwsServicePlan
 
 
 @dataclass(frozen=True, slots=True)

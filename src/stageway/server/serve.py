@@ -20,19 +20,21 @@ import uvicorn
 
 from stageway.auth import Authorizers
 from stageway.config.apply import apply_config
+from stageway.config.loader import load_config
 from stageway.control.auth import credentials_from
 from stageway.core.throttle import account_limit
-from stageway.config.loader import load_config
 from stageway.functions import LocalRuntime
+from stageway.functions.documents import function_config
 from stageway.gateway.compiler import Compiler
 from stageway.gateway.pipeline import Gateway
+from stageway.integrations.aws_service import AwsClient, AwsCredentials, AwsServices
 from stageway.integrations.http_proxy import HttpProxyClient
+from stageway.integrations.remote_lambda import LocalThenRemote, RemoteLambdaInvoker
 from stageway.server.access_log import AccessLog
 from stageway.server.asgi import DataPlaneApp
 from stageway.server.log_sinks import LogSinks
 from stageway.server.metrics import GatewayMetrics
 from stageway.server.protocol import DataPlaneServer
-from stageway.functions.documents import function_config
 from stageway.store.base import Store, open_store
 from stageway.throttle import create_throttler
 
@@ -66,6 +68,13 @@ class ServeOptions:
     log_dir: Path = Path(".stageway/logs")
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    aws_endpoint_url: str | None = None
+    """Where AWS service integrations send their calls (None: AWS's regional endpoints)."""
+    lambda_endpoint_url: str | None = None
+    """Lambda's Invoke API for functions not defined here (None: such functions are not found)."""
+    aws_access_key_id: str | None = None
+    """With `aws_secret_access_key`, signs AWS calls; None: the AWS_* environment variables."""
+    aws_secret_access_key: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -94,19 +103,30 @@ class Node:
         )
         self.runtime = LocalRuntime()
         self.http_client = HttpProxyClient()
+        aws = AwsClient(
+            self.http_client, AwsCredentials.resolve(options.aws_access_key_id, options.aws_secret_access_key)
+        )
+        # Functions defined here run here; others go to the remote Lambda endpoint when one is configured.
+        self.functions = LocalThenRemote(
+            self.runtime,
+            RemoteLambdaInvoker(aws, options.lambda_endpoint_url, options.region)
+            if options.lambda_endpoint_url
+            else None,
+        )
         self.throttler = create_throttler(options.throttle_url)
         self.stage_logs = LogSinks(options.log_dir)
         self.authorizers = Authorizers(
-            invoker=self.runtime,
+            invoker=self.functions,
             credentials=credentials_from(options.iam_credentials or options.admin_credentials) or {},
         )
         self.gateway = Gateway(
             self.compiler.compile(self.store, options.default_api),
             self.http_client,
-            self.runtime,
+            self.functions,
             self.throttler,
             self.authorizers,
             self.stage_logs,
+            aws_services=AwsServices(aws, options.aws_endpoint_url),
         )
         self.metrics = GatewayMetrics()
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
@@ -252,7 +272,7 @@ class Node:
         self._file_stamps = _stamps(self.options.files)
         try:
             self.apply_files(deploy_all_stages=False)
-        except Exception as error:  # ConfigError: keep serving what was valid
+        except Exception as error:  # noqa: BLE001 - a bad file (or unreadable code dir) must not stop serving
             log.error("not applied, the file has errors:\n%s", error)
             return
         log.warning("configuration reloaded from %s", ", ".join(map(str, self.options.files)))

@@ -41,8 +41,7 @@ class SqliteStore(Store):
     def path_from_url(url: str) -> Path:
         """sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them."""
         path = url.removeprefix("sqlite:").removeprefix("//")
-        if path.startswith("/"):
-            path = path[1:]
+        path = path.removeprefix("/")
         if not path:
             raise ValueError("sqlite store URL needs a path: sqlite:///.stageway/state.db")
         return Path(path)
