@@ -169,7 +169,7 @@ def test_values(value: str, expected: str | None) -> None:
     template = compile_value(value)
     request = context.request
     assert (
-        template.render(mapping_module._Env(context, request.headers, request.body, request.raw_query))
+        template.render(mapping_module.ValueSources(context, request.headers, request.body, request.raw_query))
         == expected
     )
 
