@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         "with AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
     )
     serve.add_argument("--aws-secret-access-key", metavar="SECRET", help="the secret of --aws-access-key-id")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes serving the data plane on one port (default 1; needs a shared store such as the "
+        "default SQLite one)",
+    )
     serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
     serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -173,6 +181,9 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.aws_access_key_id) != bool(args.aws_secret_access_key):
         print("stageway: --aws-access-key-id and --aws-secret-access-key go together", file=sys.stderr)
         return 2
+    if args.workers < 1:
+        print("stageway: --workers must be at least 1", file=sys.stderr)
+        return 2
     options = ServeOptions(
         files=args.files,
         host=args.host,
@@ -185,6 +196,8 @@ def _serve(args: argparse.Namespace) -> int:
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,
         iam_credentials=args.iam_credentials,
+        workers=args.workers,
+        log_level=args.log_level,
         throttle_url=args.throttle,
         account_rate=args.account_rate,
         account_burst=args.account_burst,

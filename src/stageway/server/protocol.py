@@ -513,8 +513,11 @@ class DataPlaneServer:
         keep_alive_timeout_s: float = KEEP_ALIVE_TIMEOUT_S,
         graceful_timeout_s: float = GRACEFUL_TIMEOUT_S,
         backlog: int = 2048,
+        reuse_port: bool = False,
     ) -> None:
         self.app = app
+        self.reuse_port = reuse_port
+        """Several worker processes listen on one port; the kernel spreads connections over them."""
         self.config = ListenerConfig(host, port)
         self.keep_alive_timeout_s = keep_alive_timeout_s
         self.graceful_timeout_s = graceful_timeout_s
@@ -548,7 +551,8 @@ class DataPlaneServer:
         if self._should_exit:
             return
         server = await loop.create_server(
-            lambda: _Connection(self), self.config.host, self.config.port, backlog=self.backlog, reuse_address=True
+            lambda: _Connection(self), self.config.host, self.config.port, backlog=self.backlog, reuse_address=True,
+            reuse_port=self.reuse_port or None
         )
         self.sockets = list(server.sockets)
         self.started = True

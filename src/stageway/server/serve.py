@@ -66,6 +66,11 @@ class ServeOptions:
     account_rate: float | None = None
     account_burst: int | None = None
     log_dir: Path = Path(".stageway/logs")
+    workers: int = 1
+    """Processes serving the data plane (`--workers`); each is a whole node sharing the store and the port."""
+    log_level: str = "info"
+    worker_index: int = 0
+    """This process's number among the workers; worker 0 alone runs the admin listener and the file watch."""
     region: str = "us-east-1"
     account_id: str = "123456789012"
     aws_endpoint_url: str | None = None
@@ -196,8 +201,15 @@ class Node:
             lines.append("  no default API: use the execute-api host names above, or --default-api NAME")
         return "\n".join(lines)
 
+    @property
+    def primary(self) -> bool:
+        return self.options.worker_index == 0
+
     async def run(self) -> None:
-        self.apply_files(deploy_all_stages=True)
+        if self.options.workers == 1:
+            self.apply_files(deploy_all_stages=True)  # with several workers the parent applied them once
+        elif self.options.files:
+            self._file_stamps = _stamps(self.options.files)
         self.refresh()
         loop = asyncio.get_running_loop()
         # Writes from the admin listener happen in worker threads: hop to the loop, then recompile at once
@@ -207,9 +219,11 @@ class Node:
 
         self.store.subscribe(on_change)
         await self.runtime.start()
-        data_plane = DataPlaneServer(self.app, self.options.host, self.options.port)
+        data_plane = DataPlaneServer(
+            self.app, self.options.host, self.options.port, reuse_port=self.options.workers > 1
+        )
         self._servers = [data_plane]
-        if self.options.admin_port is not None:
+        if self.options.admin_port is not None and self.primary:
             from stageway.server.admin import build_admin_app
 
             admin_app = build_admin_app(self)
@@ -222,7 +236,8 @@ class Node:
             while not all(server.started for server in self._servers) and not any(t.done() for t in serving):
                 await asyncio.sleep(0.01)
             if all(server.started for server in self._servers):
-                print(self.banner(), file=sys.stderr, flush=True)
+                if self.primary:
+                    print(self.banner(), file=sys.stderr, flush=True)
             else:
                 self.stop()  # one listener could not start (port taken): stop the others too
             results = await asyncio.gather(*serving, return_exceptions=True)
@@ -262,7 +277,7 @@ class Node:
         while True:
             await asyncio.sleep(STORE_POLL_INTERVAL_S)
             try:
-                if self.options.watch and _stamps(self.options.files) != self._file_stamps:
+                if self.options.watch and self.primary and _stamps(self.options.files) != self._file_stamps:
                     self._reload_files()
                 self.refresh()
             except Exception:  # the watcher must outlive any one bad change
@@ -305,6 +320,15 @@ def _stamps(files: Sequence[Path]) -> dict[Path, float]:
 
 def serve(options: ServeOptions) -> int:
     """Run until stopped; the exit status for the CLI."""
+    if options.workers > 1:
+        from stageway.server.workers import serve_workers
+
+        return serve_workers(options)
+    return run_node(options)
+
+
+def run_node(options: ServeOptions) -> int:
+    """One node in this process, until it is stopped."""
     node = Node(options)
     try:
         import uvloop

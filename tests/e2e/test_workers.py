@@ -1,0 +1,80 @@
+"""`stageway serve --workers N`: several processes on one port, one admin listener, all stopped together."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from tests.support.backend import start_backend
+from tests.support.stageway_server import StagewayServer, free_port, http
+
+
+def test_workers_share_the_port_and_the_store(tmp_path: Path) -> None:
+    with start_backend() as backend:
+        (tmp_path / "api.yaml").write_text(
+            f"""
+apis:
+  multi:
+    routes:
+      $default: {{integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo"}}}}
+"""
+        )
+        admin_port = free_port()
+        server = StagewayServer(
+            tmp_path / "api.yaml",
+            args=("--workers", "2", "--admin-port", str(admin_port), "--no-access-log"),
+            store=f"sqlite:///{tmp_path}/state.db",
+        )
+        with server:
+            # Connections are spread over the workers: each answers with its own connection to the backend.
+            seen = set()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(seen) < 2:
+                status, _, body, _ = http("GET", server.url + "/x")
+                assert status == 200 and json.loads(body)["path"] == "/echo/x"
+                seen.add(json.loads(body)["connection"])
+            assert len(seen) >= 2
+            # A route created through the one admin listener reaches every worker through the store.
+            import boto3
+
+            client = boto3.client(
+                "apigatewayv2", endpoint_url=f"http://127.0.0.1:{admin_port}", region_name="us-east-1",
+                aws_access_key_id="x", aws_secret_access_key="x",
+            )
+            api_id = client.get_apis()["Items"][0]["ApiId"]
+            integration = client.create_integration(
+                ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="GET",
+                IntegrationUri=f"{backend.url}/pets/1", PayloadFormatVersion="1.0",
+            )["IntegrationId"]
+            client.create_route(ApiId=api_id, RouteKey="GET /one", Target=f"integrations/{integration}")
+            time.sleep(1.5)  # every worker polls the store's version at least twice a second
+            for _ in range(20):
+                status, _, body, _ = http("GET", server.url + "/one")
+                assert status == 200 and json.loads(body)["id"] == 1
+            assert server.process is not None
+            children = _children(server.process.pid)
+            assert len(children) >= 2
+        assert server.process.returncode == 0
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.split(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
