@@ -815,3 +815,35 @@ def environment_errors(variables: Mapping[str, str]) -> list[ValidationError]:
 
 def validate_environment(variables: Mapping[str, str]) -> None:
     _raise_first(environment_errors(variables))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Custom domain names and API mappings (spec §9)
+
+MAX_MAPPING_KEY_LENGTH = 300
+# A hostname, or a wildcard on the first label only (spec §9).
+_DOMAIN_NAME = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE
+)
+_MAPPING_KEY = re.compile(r"^[A-Za-z0-9$\-_.+!*'()/]*$")  # [DOC] letters, digits and $-_.+!*'()/
+
+
+def validate_domain_name(name: object) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= 512 or not _DOMAIN_NAME.match(name):
+        raise ValidationError(f"Invalid domain name specified: {name}", ("domainName",))  # [INF] wording
+
+
+def validate_api_mapping_key(key: object) -> None:
+    field: Field = ("apiMappingKey",)
+    if not isinstance(key, str):
+        raise ValidationError("apiMappingKey must be a string", field)
+    if key.startswith("/") or "//" in key:
+        # [EMU: moto] spec §1.3
+        raise ValidationError("API mapping key should not start with a '/' or have consecutive '/'s.", field)
+    if key.endswith("/"):
+        raise ValidationError("API mapping key should not end with a '/'.", field)  # [EMU: moto] spec §1.3
+    if len(key) > MAX_MAPPING_KEY_LENGTH or not _MAPPING_KEY.match(key):
+        # [DOC] allowed characters and length (spec §9); wording [INF].
+        raise ValidationError(
+            f"Invalid API mapping key specified: {key}. Keys are at most 300 of a-zA-Z0-9$-_.+!*'()/", field
+        )

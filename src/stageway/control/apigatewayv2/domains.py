@@ -9,12 +9,11 @@ REGIONAL / TLS_1_2 configuration, the only kind HTTP APIs can be mapped to.
 
 from __future__ import annotations
 
-import re
-
 from stageway.control.apigatewayv2.common import (
     Context,
     Handler,
     Params,
+    aws_errors,
     paginate,
     pick,
     require,
@@ -24,23 +23,18 @@ from stageway.control.apigatewayv2.render import render_domain, render_mapping
 from stageway.control.apigatewayv2.tags import validate_tags
 from stageway.control.wire import BadRequestException, ConflictException
 from stageway.core.ids import random_id
+from stageway.core.validation import validate_api_mapping_key, validate_domain_name
 from stageway.store.base import Document
 
 MAX_MAPPINGS_PER_DOMAIN = 200  # quota "Multi-level API mappings per domain" (spec §9)
-MAX_MAPPING_KEY_LENGTH = 300
-# A hostname, or a wildcard on the first label only (spec §9).
-_DOMAIN = re.compile(
-    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE
-)
-_MAPPING_KEY = re.compile(r"^[A-Za-z0-9$\-_.+!*'()/]*$")  # [DOC] letters, digits and $-_.+!*'()/
 # Route 53 hosted zone of regional API Gateway endpoints is per region; any stable value serves clients.
 _HOSTED_ZONE_ID = "Z1UJRXOUMOOFQ8"
 
 
 def create_domain_name(ctx: Context, params: Params) -> Document:
     name = params["domainName"]
-    if not 1 <= len(name) <= 512 or not _DOMAIN.match(name):
-        raise BadRequestException(f"Invalid domain name specified: {name}")  # [INF]
+    with aws_errors():
+        validate_domain_name(name)
     if "tags" in params:
         validate_tags(params["tags"])
     with ctx.store.transaction():
@@ -176,15 +170,8 @@ def delete_api_mapping(ctx: Context, params: Params) -> None:
 
 
 def _check_mapping_key(key: str) -> None:
-    if key.startswith("/") or "//" in key:
-        raise BadRequestException("API mapping key should not start with a '/' or have consecutive '/'s.")  # [EMU]
-    if key.endswith("/"):
-        raise BadRequestException("API mapping key should not end with a '/'.")  # [EMU: moto] spec §1.3
-    if len(key) > MAX_MAPPING_KEY_LENGTH or not _MAPPING_KEY.match(key):
-        # [DOC] allowed characters and length (spec §9); wording [INF].
-        raise BadRequestException(
-            f"Invalid API mapping key specified: {key}. Keys are at most 300 of a-zA-Z0-9$-_.+!*'()/"
-        )
+    with aws_errors():
+        validate_api_mapping_key(key)
 
 
 def _check_target(ctx: Context, api_id: str, stage: str) -> None:
