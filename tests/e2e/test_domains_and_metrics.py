@@ -7,6 +7,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,32 @@ def test_metrics_count_requests_by_api_and_stage(plane: ControlPlane, backend: B
     assert float(line.rsplit(" ", 1)[1]) >= 5
     assert f'stageway_latency_milliseconds_count{{api_id="{api_id}"' in text
     assert "stageway_data_processed_bytes_total" in text
+
+
+def test_domains_from_the_yaml_file(backend: BackendServer, tmp_path: Path) -> None:
+    from tests.support.stageway_server import StagewayServer
+
+    (tmp_path / "api.yaml").write_text(
+        f"""
+apis:
+  orders:
+    routes:
+      $default: {{integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/orders"}}}}
+    stages:
+      v1: {{autoDeploy: true}}
+  rest:
+    routes:
+      $default: {{integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/rest"}}}}
+domainNames:
+  shop.example.com:
+    mappings:
+      "": {{api: rest}}
+      orders/v1: {{api: orders, stage: v1}}
+"""
+    )
+    with StagewayServer(tmp_path / "api.yaml", args=("--no-admin",)) as server:
+        host = {"Host": "shop.example.com"}
+        status, _, body, _ = http("GET", server.url + "/orders/v1/42", headers=host)
+        assert status == 200 and json.loads(body)["path"] == "/echo/orders/42"
+        status, _, body, _ = http("GET", server.url + "/about", headers=host)
+        assert status == 200 and json.loads(body)["path"] == "/echo/rest/about"

@@ -1458,3 +1458,53 @@ def test_aws_service_integration_problems_are_reported_at_their_lines(tmp_path: 
          f"{where} 'flow': PayloadFormatVersion 2.0 is not supported for integration of type AWS_PROXY with "
          + "subtype StepFunctions-StartExecution"),
     ]
+
+
+def test_domain_names_and_api_mappings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        apis:
+          shop:
+            routes:
+              $default: {integration: {integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:1"}}
+            stages:
+              $default: {autoDeploy: true}
+              prod: {}
+        domainNames:
+          api.example.com:
+            mappings:
+              "": {api: shop}
+              orders/v1: {api: shop, stage: prod}
+        """,
+    )
+    config = load_config([path])
+    (domain,) = config.domains
+    assert domain.name == "api.example.com"
+    assert [(m.key, m.api_name, m.stage) for m in domain.mappings] == [("", "shop", "$default"), ("orders/v1", "shop", "prod")]
+
+
+def test_domain_name_problems_have_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        apis:
+          shop:
+            routes:
+              $default: {integration: {integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:1"}}
+        domainNames:
+          "bad domain":
+            mappings: {}
+          api.example.com:
+            mappings:
+              /orders: {api: shop}
+              v2: {api: shoop}
+              v3: {api: shop, stage: nope}
+        """,
+    )
+    found = problems(path)
+    assert ("api.yaml", line_of(path, "bad domain"), "domain name 'bad domain': Invalid domain name specified: bad domain") in found
+    messages = {line: message for _, line, message in found}
+    assert "should not start with a '/'" in messages[line_of(path, "/orders")]
+    assert "no API named 'shoop'" in messages[line_of(path, "shoop")]
+    assert "Invalid stage identifier specified" in messages[line_of(path, "nope")]

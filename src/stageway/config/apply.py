@@ -42,6 +42,41 @@ def apply_config(store: Store, config: ConfigSpec, *, deploy_all_stages: bool = 
                 delete_api(store, old["apiId"])
         for api in config.apis:
             _apply_api(store, api, deploy_all_stages)
+        _apply_domains(store, config)
+
+
+def _apply_domains(store: Store, config: ConfigSpec) -> None:
+    """Custom domains of the files, with their API mappings; file-applied domains no longer in a file go."""
+    wanted = {domain.name for domain in config.domains}
+    for old in store.list("domain"):
+        if _managed_by_file(old) and old["domainName"] not in wanted:
+            for mapping in store.list("mapping", old["domainName"]):
+                store.delete("mapping", old["domainName"], mapping["apiMappingId"])
+            store.delete("domain", "", old["domainName"])
+    api_ids = {api.name: api.api_id for api in config.apis}
+    for domain in config.domains:
+        existing = store.get("domain", "", domain.name)
+        doc: Document = {
+            "domainName": domain.name,
+            "domainNameArn": f"arn:aws:apigateway:{config.region}::/domainnames/{domain.name}",
+            "apiMappingSelectionExpression": "$request.basepath",
+            "domainNameConfigurations": (existing or {}).get("domainNameConfigurations")
+            or [{"endpointType": "REGIONAL", "securityPolicy": "TLS_1_2", "domainNameStatus": "AVAILABLE"}],
+            "routingMode": "API_MAPPING_ONLY",
+            "tags": {},
+            "stageway": MANAGED_BY_FILE,
+        }
+        _put_if_changed(store, "domain", "", domain.name, doc)
+        mappings = {
+            stable_id(f"{domain.name} mapping {mapping.key}", 6): {
+                "apiMappingId": stable_id(f"{domain.name} mapping {mapping.key}", 6),
+                "apiId": api_ids[mapping.api_name],
+                "apiMappingKey": mapping.key,
+                "stage": mapping.stage,
+            }
+            for mapping in domain.mappings
+        }
+        _replace_children(store, "mapping", domain.name, mappings)
 
 
 def _apply_api(store: Store, api: ApiSpec, deploy_all_stages: bool) -> None:
@@ -172,9 +207,13 @@ def _put_if_changed(store: Store, kind: str, parent: str, id: str, doc: Document
 
 
 def _replace_children(store: Store, kind: str, parent: str, wanted: dict[str, Any]) -> None:
-    id_key = {"route": "routeId", "integration": "integrationId", "stage": "stageName", "authorizer": "authorizerId"}[
-        kind
-    ]
+    id_key = {
+        "route": "routeId",
+        "integration": "integrationId",
+        "stage": "stageName",
+        "authorizer": "authorizerId",
+        "mapping": "apiMappingId",
+    }[kind]
     for old in store.list(kind, parent):
         if old[id_key] not in wanted:
             store.delete(kind, parent, old[id_key])

@@ -99,6 +99,12 @@ The format::
             accessLogSettings: {destinationArn: "arn:aws:logs:...", format: "$context.requestId ..."}
             tags: {k: v}
 
+    domainNames:                   # custom domain names (spec §9): a request whose Host is one of them
+      api.example.com:             # is routed by its API mappings; `*.example.com` wildcards the first label
+        mappings:                  # apiMappingKey -> the API (a name under apis:) and one of its stages
+          "": {api: petstore}              # the catch-all `(none)` mapping; stage defaults to $default
+          orders/v1: {api: petstore, stage: beta}
+
 Strings may be written as numbers or booleans; the text as written is used (`payloadFormatVersion:
 2.0` is "2.0"). Integers and booleans must be written as such (`timeout: "3"` is refused). YAML
 anchors, aliases and merge keys (`<<: *defaults`) work; other tags (`!Ref`) are refused.
@@ -118,11 +124,13 @@ from stageway.auth.identity_sources import JWT_DEFAULT_IDENTITY_SOURCE
 from stageway.auth.plan import AUTHORIZER_TYPES, authorizer_errors
 from stageway.config.openapi_source import is_openapi_document, openapi_api
 from stageway.config.spec import (
+    ApiMappingSpec,
     ApiSpec,
     AuthorizerSpec,
     ConfigError,
     ConfigProblem,
     ConfigSpec,
+    DomainSpec,
     FunctionSpec,
     IntegrationSpec,
     RouteSpec,
@@ -162,6 +170,8 @@ from stageway.core.validation import (
     parse_lambda_arn,
     route_errors,
     stage_errors,
+    validate_api_mapping_key,
+    validate_domain_name,
     validate_function_name,
     validate_function_timeout,
     validate_handler,
@@ -183,7 +193,8 @@ INLINE_INTEGRATION_PREFIX = "inline:"  # cannot clash with INTEGRATION_NAME
 # `{GET /pets/{id}: x}`: YAML reads the `{` of `{id}` as the start of a nested flow mapping.
 _UNQUOTED_FLOW_ROUTE_KEY = re.compile(r"\{[^\"']*\b[A-Z]+ /[^\s:\"']*\{")
 
-TOP_LEVEL_KEYS = ("region", "accountId", "functions", "apis")
+TOP_LEVEL_KEYS = ("region", "accountId", "functions", "apis", "domainNames")
+API_MAPPING_KEYS = ("api", "stage")
 FUNCTION_KEYS = (
     "runtime",
     "handler",
@@ -272,11 +283,12 @@ def load_config(paths: Sequence[str | Path]) -> ConfigSpec:
             continue
         taken[api.name] = taken[api.api_id] = api.location
         apis.append(api)
+    domains = _domains(readable, apis)
     if problems:
         order = {str(path): index for index, path in enumerate(paths)}
         problems.sort(key=lambda problem: (order.get(problem.file, len(order)), problem.line))
         raise ConfigError(problems)
-    return ConfigSpec(region, account_id, tuple(functions), tuple(apis))
+    return ConfigSpec(region, account_id, tuple(functions), tuple(apis), tuple(domains))
 
 
 @dataclass
@@ -592,6 +604,62 @@ def _function(
 
 
 # ------------------------------------------------------------------------------------------- apis
+
+
+def _domains(files: list[_SourceFile], apis: list[ApiSpec]) -> list[DomainSpec]:
+    """`domainNames:` → custom domains and their API mappings (spec §9); every mapping names an API of the
+    loaded files and one of its stages."""
+    stages = {api.name: {stage.name for stage in api.stages} for api in apis}
+    specs: list[DomainSpec] = []
+    seen: dict[str, SourceLocation] = {}
+    for file in files:
+        entries = file.mapping(file.root, "domainNames", "top level")
+        for name, body in (entries or {}).items():
+            assert entries is not None
+            location = SourceLocation(file.name, entries.key_line(name))
+            where = f"domain name {name!r}"
+            if name.lower() in seen:
+                file.report(location.line, f"{where} is already defined at {seen[name.lower()]}")
+                continue
+            seen[name.lower()] = location
+            with ErrorCollector() as errors:
+                validate_domain_name(name)
+            file.report_errors(errors.errors, where, entries, location.line)
+            if not isinstance(body, YamlMap):
+                file.report(location.line, f"{where} must be a mapping with mappings:, got {describe(body)}")
+                continue
+            file.check_keys(body, ("mappings",), where)
+            mappings = file.mapping(body, "mappings", where)
+            found: list[ApiMappingSpec] = []
+            for key, target in (mappings or {}).items():
+                assert mappings is not None
+                line = mappings.key_line(key)
+                here = f"{where}, API mapping {key!r}"
+                with ErrorCollector() as errors:
+                    validate_api_mapping_key(key)
+                file.report_errors(errors.errors, here, mappings, line)
+                if not isinstance(target, YamlMap):
+                    file.report(line, f"{here} must be a mapping with api: and stage:, got {describe(target)}")
+                    continue
+                file.check_keys(target, API_MAPPING_KEYS, here)
+                api_name = file.string(target, "api", here)
+                stage = file.string(target, "stage", here) or "$default"
+                if api_name is None:
+                    file.report(line, f"{here}: api is required (the name of an API under apis:)")
+                    continue
+                if api_name not in stages:
+                    file.report(
+                        target.key_line("api"),
+                        f"{here}: no API named {api_name!r}{_suggestion(api_name, sorted(stages))}",
+                    )
+                    continue
+                if stage not in stages[api_name]:
+                    # [OBS] AWS's answer to a mapping to a missing stage (serverless-domain-manager#589).
+                    file.report(target.key_line("stage", line), f"{here}: Invalid stage identifier specified ({stage!r})")
+                    continue
+                found.append(ApiMappingSpec(key, api_name, stage, SourceLocation(file.name, line)))
+            specs.append(DomainSpec(name, tuple(found), location))
+    return specs
 
 
 def _apis(files: list[_SourceFile], region: str, account_id: str, function_names: set[str]) -> list[ApiSpec]:

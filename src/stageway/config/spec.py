@@ -97,11 +97,29 @@ class ApiSpec:
 
 
 @dataclass(frozen=True)
+class ApiMappingSpec:
+    """`(domain, key)` → `(API, stage)`; `key` "" is the catch-all `(none)` mapping."""
+
+    key: str
+    api_name: str
+    stage: str
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    mappings: tuple[ApiMappingSpec, ...]
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
 class ConfigSpec:
     region: str
     account_id: str
     functions: tuple[FunctionSpec, ...]
     apis: tuple[ApiSpec, ...]
+    domains: tuple[DomainSpec, ...] = ()
 
 
 @dataclass(frozen=True)
