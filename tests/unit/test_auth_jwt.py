@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import uvloop
 from cryptography.hazmat.primitives import serialization
 
+import stageway.auth.jwt as jwt_module
 from stageway.auth import (
     Authorizers,
     AuthResult,
@@ -493,3 +495,39 @@ def test_claim_rendering() -> None:
         "mixed": "[1 true x]",
         "obj": '{"a":1}',
     }
+
+
+def test_a_verified_token_is_not_verified_again_but_its_claims_are_checked_every_time(
+    loop: asyncio.AbstractEventLoop, issuer: JwksServer
+) -> None:
+    now = [time.time()]
+    authorizers = Authorizers(invoker=NoFunctions(), wall_clock=lambda: now[0])
+    try:
+        plan = plan_for(issuer)
+        claims = issuer.claims(aud=AUDIENCE)
+        claims["exp"] = int(now[0]) + 60
+        token = issuer.token(claims, key=main_key(issuer))
+        calls = []
+        original = jwt_module.verify_signature
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            return original(*args, **kwargs)
+
+        jwt_module.verify_signature = counting  # type: ignore[assignment]
+        try:
+            for _ in range(3):
+                authorize(loop, authorizers, plan, f"Bearer {token}")
+            assert len(calls) == 1
+            # The cached signature does not outlive the token: `exp` is checked on every request.
+            now[0] += 120
+            _, response = refusal(loop, authorizers, plan, f"Bearer {token}")
+            assert response.status == 401
+            # A token that differs by one byte is verified afresh (and fails).
+            tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+            refusal(loop, authorizers, plan, f"Bearer {tampered}")
+            assert len(calls) == 2
+        finally:
+            jwt_module.verify_signature = original  # type: ignore[assignment]
+    finally:
+        run(loop, authorizers.close())

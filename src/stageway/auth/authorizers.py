@@ -58,6 +58,11 @@ _CacheKey = tuple[str, str, str, str, tuple[str, ...]]
 """(apiId, stage, authorizerId, plan fingerprint, identity values)."""
 
 
+VERIFIED_TOKEN_TTL_S = 300.0
+"""How long a verified signature is trusted without checking it again: well inside the two hours for which
+AWS (and stageway) cache an issuer's keys."""
+
+
 class Authorizers:
     def __init__(
         self,
@@ -83,6 +88,7 @@ class Authorizers:
         self.authorizer_timeout_s = authorizer_timeout_s
         self.clock_skew_s = clock_skew_s
         self._cache: OrderedDict[_CacheKey, tuple[float, AuthorizerAnswer]] = OrderedDict()
+        self._verified: OrderedDict[tuple[str, str], tuple[dict[str, object], float]] = OrderedDict()
         self._cache_entries = cache_entries
         self._monotonic = monotonic
         self._wall_clock = wall_clock
@@ -142,6 +148,24 @@ class Authorizers:
             )
         return self._jwks
 
+    def _verified_claims(self, issuer_url: str, token: str) -> dict[str, object] | None:
+        """Claims of a token whose signature was verified lately. The signature check (RSA/EC arithmetic) is
+        the dearest step of a JWT request; the same bytes verify the same way while the issuer's keys are
+        cached, so a client reusing its token pays for it once per `VERIFIED_TOKEN_TTL_S`."""
+        entry = self._verified.get((issuer_url, token))
+        if entry is None:
+            return None
+        claims, expires = entry
+        if self._monotonic() >= expires:
+            del self._verified[(issuer_url, token)]
+            return None
+        return claims
+
+    def _remember_verified(self, issuer_url: str, token: str, claims: dict[str, object]) -> None:
+        self._verified[(issuer_url, token)] = (claims, self._monotonic() + VERIFIED_TOKEN_TTL_S)
+        if len(self._verified) > self._cache_entries:
+            self._verified.popitem(last=False)
+
     async def close(self) -> None:
         if self._jwks is not None:
             await self._jwks.close()
@@ -158,15 +182,19 @@ class Authorizers:
         token = jwt_checks.strip_bearer(value) if value else ""
         if not token:
             raise jwt_checks.missing_token()
-        parsed = jwt_checks.parse_token(token, route_scopes)
-        try:
-            key = await self.jwks.key(plan.discovery_url, parsed.kid)
-        except KeysUnavailable as error:
-            log.warning("JWT authorizer %s: %s", plan.name, error)
-            raise jwt_checks.invalid_token(jwt_checks.KEYS_UNAVAILABLE, route_scopes) from None
-        if key is None:
-            raise jwt_checks.invalid_token(jwt_checks.UNKNOWN_KID, route_scopes)
-        claims = jwt_checks.verify_signature(parsed, key, route_scopes)
+        claims = self._verified_claims(plan.discovery_url, token)
+        if claims is None:
+            parsed = jwt_checks.parse_token(token, route_scopes)
+            try:
+                key = await self.jwks.key(plan.discovery_url, parsed.kid)
+            except KeysUnavailable as error:
+                log.warning("JWT authorizer %s: %s", plan.name, error)
+                raise jwt_checks.invalid_token(jwt_checks.KEYS_UNAVAILABLE, route_scopes) from None
+            if key is None:
+                raise jwt_checks.invalid_token(jwt_checks.UNKNOWN_KID, route_scopes)
+            claims = jwt_checks.verify_signature(parsed, key, route_scopes)
+            self._remember_verified(plan.discovery_url, token, claims)
+        # The claims are checked on every request, cached signature or not: a token expires mid-cache.
         jwt_checks.check_claims(
             claims, plan, now=self._wall_clock(), leeway_s=self.clock_skew_s, route_scopes=route_scopes
         )
