@@ -65,7 +65,9 @@ def quota_args() -> tuple[str, ...]:
     return ()
 
 
-def stageway_argv(yaml_path: Path, port: int, extra: tuple[str, ...] = ()) -> list[str]:
+def stageway_argv(
+    yaml_path: Path, port: int, extra: tuple[str, ...] = (), store: str = "memory://"
+) -> list[str]:
     return [
         PYTHON,
         "-m",
@@ -77,18 +79,26 @@ def stageway_argv(yaml_path: Path, port: int, extra: tuple[str, ...] = ()) -> li
         "--no-admin",
         "--no-access-log",
         "--store",
-        "memory://",
+        store,
         *quota_args(),
         *extra,
     ]
 
 
 def start_stageway(
-    procs: Processes, yaml_path: Path, ready_path: str, *, extra: tuple[str, ...] = (), timeout: float = 60
+    procs: Processes,
+    yaml_path: Path,
+    ready_path: str,
+    *,
+    extra: tuple[str, ...] = (),
+    timeout: float = 60,
+    host: str | None = None,
+    store: str = "memory://",
 ) -> Server:
+    """`stageway serve` on the file; ready when `GET ready_path` (with `host` as Host, if given) answers 200."""
     port = free_port()
-    child = procs.start("stageway", stageway_argv(yaml_path, port, extra), cwd=yaml_path.parent)
-    wait_http_ok(child, port, ready_path, timeout=timeout)
+    child = procs.start("stageway", stageway_argv(yaml_path, port, extra, store), cwd=yaml_path.parent)
+    wait_http_ok(child, port, ready_path, timeout=timeout, host=host)
     return Server(child, port)
 
 
@@ -161,6 +171,118 @@ def proxy_api(backend_port: int) -> dict[str, object]:
                     }
                 },
                 "routes": {"GET /pets": "pets"},
+                "stages": {"$default": {"autoDeploy": True}},
+            }
+        }
+    }
+
+
+PLAIN_API_ID = "plainapi01"
+FEATURED_API_ID = "featured01"
+"""The featureful row's two APIs, picked by Host (`{apiId}.execute-api.localhost`), ids of the same length."""
+CORS_ORIGIN = "https://app.example.com"
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integrationLatency",
+        "latency": "$context.responseLatency",
+    },
+    separators=(",", ":"),
+)
+"""AWS's suggested JSON access-log format for HTTP APIs."""
+
+
+def execute_api_host(api_id: str) -> str:
+    return f"{api_id}.execute-api.localhost"
+
+
+def featureful_api(backend_port: int, access_log: Path) -> dict[str, object]:
+    """Two APIs, one file: `plainapi01` (`GET /pets`, a bare HTTP_PROXY route) and `featured01` (`GET
+    /featured`: the same backend URL, with CORS on the API, two request parameter mappings, a route throttle
+    that never refuses and a JSON stage access log to `access_log`). Separate APIs, because CORS is per API and
+    access logging per stage: the plain route must have neither."""
+    backend = f"http://127.0.0.1:{backend_port}/pets"
+    return {
+        "apis": {
+            "plain": {
+                "id": PLAIN_API_ID,
+                "integrations": {
+                    "pets": {
+                        "integrationType": "HTTP_PROXY",
+                        "integrationUri": backend,
+                        "integrationMethod": "GET",
+                    }
+                },
+                "routes": {"GET /pets": "pets"},
+                "stages": {"$default": {"autoDeploy": True}},
+            },
+            "featured": {
+                "id": FEATURED_API_ID,
+                "corsConfiguration": {
+                    "allowOrigins": [CORS_ORIGIN],
+                    "allowMethods": ["GET", "POST"],
+                    "allowHeaders": ["authorization", "content-type"],
+                    "exposeHeaders": ["x-request-id"],
+                    "maxAge": 300,
+                },
+                "integrations": {
+                    "featured": {
+                        "integrationType": "HTTP_PROXY",
+                        "integrationUri": backend,
+                        "integrationMethod": "GET",
+                        "requestParameters": {
+                            "append:header.x-request-id": "$context.requestId",
+                            "overwrite:querystring.limit": "10",
+                        },
+                    }
+                },
+                "routes": {"GET /featured": "featured"},
+                "stages": {
+                    "$default": {
+                        "autoDeploy": True,
+                        "routeSettings": {
+                            "GET /featured": {"throttlingRateLimit": 100000, "throttlingBurstLimit": 50000}
+                        },
+                        "accessLogSettings": {"destinationArn": str(access_log), "format": ACCESS_LOG_FORMAT},
+                    }
+                },
+            },
+        }
+    }
+
+
+JWT_AUDIENCE = "stageway-bench"
+
+
+def jwt_api(backend_port: int, issuer: str, audience: str = JWT_AUDIENCE) -> dict[str, object]:
+    """One API, one HTTP_PROXY integration, two routes: `GET /pets` open, `GET /secure` behind a JWT authorizer."""
+    return {
+        "apis": {
+            "bench": {
+                "authorizers": {
+                    "issuer": {
+                        "authorizerType": "JWT",
+                        "jwtConfiguration": {"issuer": issuer, "audience": [audience]},
+                    }
+                },
+                "integrations": {
+                    "backend": {
+                        "integrationType": "HTTP_PROXY",
+                        "integrationUri": f"http://127.0.0.1:{backend_port}/pets",
+                        "integrationMethod": "GET",
+                    }
+                },
+                "routes": {
+                    "GET /pets": "backend",
+                    "GET /secure": {"integration": "backend", "authorizer": "issuer"},
+                },
                 "stages": {"$default": {"autoDeploy": True}},
             }
         }

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -156,11 +156,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_get(port: int, path: str = "/", timeout: float = 2.0, host: str | None = None) -> tuple[int, bytes]:
+def http_get(
+    port: int,
+    path: str = "/",
+    timeout: float = 2.0,
+    host: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
     """One HTTP/1.1 GET on a fresh connection: (status, body). Raises OSError when nobody answers."""
+    status, _, body = http_request(port, path, timeout=timeout, host=host, headers=headers)
+    return status, body
+
+
+def http_request(
+    port: int,
+    path: str = "/",
+    *,
+    method: str = "GET",
+    timeout: float = 2.0,
+    host: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request on a fresh connection: (status, headers with lower-case names, body).
+
+    Raises OSError when nobody answers. Repeated response headers are joined with ", "."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'{LOCALHOST}:{port}'}", "Connection: close"]
+    lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
     with socket.create_connection((LOCALHOST, port), timeout=timeout) as sock:
-        request = f"GET {path} HTTP/1.1\r\nHost: {host or f'{LOCALHOST}:{port}'}\r\nConnection: close\r\n\r\n"
-        sock.sendall(request.encode("latin-1"))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         chunks = []
         while True:
             chunk = sock.recv(65536)
@@ -172,7 +195,13 @@ def http_get(port: int, path: str = "/", timeout: float = 2.0, host: str | None 
     match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     if match is None:
         raise OSError(f"not an HTTP response: {raw[:80]!r}")
-    return int(match.group(1)), body
+    answer: dict[str, str] = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            key = name.strip().lower()
+            answer[key] = f"{answer[key]}, {value.strip()}" if key in answer else value.strip()
+    return int(match.group(1)), answer, body
 
 
 # --- child processes ------------------------------------------------------------------------------------------
@@ -284,7 +313,13 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def wait_http_ok(
-    child: Child, port: int, path: str, *, timeout: float = 30.0, host: str | None = None
+    child: Child,
+    port: int,
+    path: str,
+    *,
+    timeout: float = 30.0,
+    host: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> float:
     """Poll `GET path` until it answers 200; returns the seconds waited. Raises BenchError on timeout/exit."""
     start = time.perf_counter()
@@ -293,7 +328,7 @@ def wait_http_ok(
     while time.perf_counter() < deadline:
         child.check_alive()
         try:
-            status, body = http_get(port, path, timeout=2.0, host=host)
+            status, body = http_get(port, path, timeout=2.0, host=host, headers=headers)
         except OSError as error:
             last = str(error)
             time.sleep(0.005)
@@ -346,14 +381,23 @@ class WrkResult:
 
 
 def run_wrk(
-    wrk: str, url: str, *, duration: float, threads: int, connections: int, timeout_s: float = 5.0
+    wrk: str,
+    url: str,
+    *,
+    duration: float,
+    threads: int,
+    connections: int,
+    timeout_s: float = 5.0,
+    headers: Mapping[str, str] | None = None,
 ) -> WrkResult:
+    """One wrk run; `headers` are sent with every request (`-H "Name: value"`; a Host header replaces wrk's)."""
     argv = [
         wrk,
         f"-t{threads}",
         f"-c{connections}",
         f"-d{max(1, round(duration))}s",
         f"--timeout={timeout_s:g}s",
+        *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
         url,
     ]
     try:

@@ -7,9 +7,9 @@ as a row, so the table only ever shows things that were measured. `available(ctx
 scenario can run, else the reason it cannot (printed as "not measured: <reason>" unless the scenario is
 planned).
 
-To add a row when a feature lands (e.g. JWT authorizers): write `run` in a module here, measure the
-stageway figure and its reference interleaved over `ctx.rounds` rounds (see `proxy.py` for the pattern),
-return `Row`s, and drop `planned=True`.
+To add a row when a feature lands (as featureful.py and jwt_route.py did): write `run` in a module here,
+measure the stageway figure and its reference interleaved over `ctx.rounds` rounds (see `proxy.py` for the
+pattern), return `Row`s, and drop `planned=True`.
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ ROW_ORDER = ["proxy", "lambda", "latency", "routing", "memory", "startup", "work
 """Row numbers: a scenario's position here (others follow, in registration order)."""
 
 from bench.scenarios import (
+    featureful,
     future,
+    jwt_route,
     lambda_route,
     latency,
     memory,
@@ -146,5 +148,5 @@ from bench.scenarios import (
     workers,
 )
 
-_MODULES = (future, lambda_route, latency, memory, proxy, routing, startup, workers)
+_MODULES = (featureful, future, jwt_route, lambda_route, latency, memory, proxy, routing, startup, workers)
 SCENARIOS.sort(key=lambda s: ROW_ORDER.index(s.key) if s.key in ROW_ORDER else len(ROW_ORDER))

@@ -10,18 +10,36 @@ TARGET = 0.6
 
 
 def measure_pair(
-    ctx: Context, urls: dict[str, str], warmup: float = 2.0
+    ctx: Context,
+    urls: dict[str, str],
+    warmup: float = 2.0,
+    headers: dict[str, dict[str, str]] | None = None,
 ) -> tuple[dict[str, list[WrkResult]], list[str]]:
-    """wrk on urls["a"] and urls["b"] alternately (A B, B A, ...) for ctx.rounds rounds, after a warm-up of each."""
+    """wrk on urls["a"] and urls["b"] alternately (A B, B A, ...) for ctx.rounds rounds, after a warm-up of each.
+
+    `headers[side]`, when given, are sent with every request of that side (wrk -H)."""
     wrk = ctx.tools["wrk"]
-    for url in urls.values():
-        run_wrk(wrk, url, duration=warmup, threads=ctx.threads, connections=ctx.connections)
+    sent = headers or {}
+    for side, url in urls.items():
+        run_wrk(
+            wrk,
+            url,
+            duration=warmup,
+            threads=ctx.threads,
+            connections=ctx.connections,
+            headers=sent.get(side),
+        )
     results: dict[str, list[WrkResult]] = {"a": [], "b": []}
     for first, second in orders(ctx.rounds):
         for side in (first, second):
             results[side].append(
                 run_wrk(
-                    wrk, urls[side], duration=ctx.duration, threads=ctx.threads, connections=ctx.connections
+                    wrk,
+                    urls[side],
+                    duration=ctx.duration,
+                    threads=ctx.threads,
+                    connections=ctx.connections,
+                    headers=sent.get(side),
                 )
             )
     problems = [

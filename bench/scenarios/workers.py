@@ -38,8 +38,15 @@ def run(ctx: Context) -> list[Row]:
     with Processes(ctx.workdir / "workers") as procs:
         backend = servers.start_backend(procs)
         api = servers.write_yaml(procs.workdir / "proxy.yaml", servers.proxy_api(backend.port))
-        many = servers.start_stageway(procs, api, "/pets", extra=("--workers", str(count)))
-        one = servers.start_stageway(procs, api, "/pets")
+        # --workers refuses memory:// (the workers share the store): both sides get an SQLite file of their own.
+        many = servers.start_stageway(
+            procs,
+            api,
+            "/pets",
+            extra=("--workers", str(count)),
+            store=f"sqlite:///{procs.workdir / 'workers.db'}",
+        )
+        one = servers.start_stageway(procs, api, "/pets", store=f"sqlite:///{procs.workdir / 'one.db'}")
         results, problems = measure_pair(ctx, {"a": many.url("/pets"), "b": one.url("/pets")})
     row = throughput_row(
         f"HTTP proxy route, req/s: `stageway serve --workers {count}` vs 1 process",
@@ -50,6 +57,7 @@ def run(ctx: Context) -> list[Row]:
     )
     row.target = f"≥ {TARGET:g}× (no target set)"
     row.notes.append(
-        f"{count} workers on {len(os.sched_getaffinity(0))} usable cores shared with wrk and the backend"
+        f"{count} workers on {len(os.sched_getaffinity(0))} usable cores shared with wrk and the backend; "
+        "both sides `--store sqlite:///<temp dir>/...` (--workers refuses memory://)"
     )
     return [row]
