@@ -375,6 +375,7 @@ def test_endless_header_is_refused_without_buffering_it(listener: ListenerThread
         b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
         b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         b"GET /echo HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET http://[bad/echo HTTP/1.1\r\nHost: x\r\n\r\n",
     ],
 )
 def test_malformed_http_is_400_and_the_listener_carries_on(listener: ListenerThread, garbage: bytes) -> None:
@@ -437,6 +438,13 @@ def test_every_answer_has_date_content_length_and_request_id(listener: ListenerT
     assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", response.header("date") or "")
     assert response.header("content-length") == str(len(response.body))
     assert re.fullmatch(r"[A-Za-z0-9_-]{15}=", response.header("apigw-requestid") or "")
+
+
+def test_absolute_form_request_target_is_routed_by_its_path(listener: ListenerThread) -> None:
+    with listener.connect() as sock:
+        sock.sendall(b"GET http://api.example.com/echo?via=proxy HTTP/1.1\r\nHost: api.example.com\r\n\r\n")
+        response = Reader(sock).read()
+    assert (response.header("x-path"), response.header("x-query")) == ("/echo", "via=proxy")
 
 
 def test_request_reaches_the_pipeline_as_sent(listener: ListenerThread) -> None:

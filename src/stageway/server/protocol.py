@@ -312,7 +312,12 @@ class _Connection(asyncio.Protocol):
         if url[:1] == b"/" and b"#" not in url:  # origin form, as every client sends it
             raw_path, _, raw_query = url.partition(b"?")
         else:  # absolute form (`GET http://host/path`), or a fragment to drop
-            parsed = httptools.parse_url(url)
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                exchange = Exchange(_NO_REQUEST, error_response(400, "Bad Request"))
+                self._refusal = _Answer(None, self._started, False, exchange=exchange, linger=True)
+                raise _Refused from None
             raw_path, raw_query = parsed.path or b"/", parsed.query or b""
         request = self._request = new_request(
             method,
