@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -158,13 +157,10 @@ def _validate(files: Sequence[Path]) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from stageway.config.loader import ConfigError, load_config
+    from stageway.server.log_output import configure_logging
     from stageway.server.serve import ServeOptions, serve
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level)
     try:
         config = load_config(args.files) if args.files else None
     except ConfigError as error:

@@ -6,25 +6,13 @@ AWS adds `x-forwarded-for` (extended with the client address), `x-forwarded-port
 
 from __future__ import annotations
 
-import os
-
 from stageway.core.http import IncomingRequest
+from stageway.core.ids import random_bytes
 
 GATEWAY_ADDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"})
 
-_random = b""
-_random_at = 0
-
-
 def random_hex(nbytes: int) -> str:
-    """`nbytes` random bytes from the OS, as hex. Taken from a 4 KB buffer of `os.urandom`: one system call
-    for a few hundred ids instead of one for each request."""
-    global _random, _random_at
-    at = _random_at
-    if at + nbytes > len(_random):
-        _random, at = os.urandom(4096), 0
-    _random_at = at + nbytes
-    return _random[at : at + nbytes].hex()
+    return random_bytes(nbytes).hex()
 
 
 def trace_id(time_epoch_ms: int) -> str:

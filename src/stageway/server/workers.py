@@ -78,8 +78,8 @@ def _apply_once(options: ServeOptions) -> None:
 
 
 def _worker_main(options: ServeOptions) -> None:
-    import logging
+    from stageway.server.log_output import configure_logging
 
-    logging.basicConfig(level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    configure_logging(options.log_level)
     # The parent's Ctrl-C reaches the whole process group; the node's own handlers stop it gracefully.
     sys.exit(run_node(options))

@@ -1,0 +1,67 @@
+"""Log output that costs the request path no system call: records are formatted when they are made and
+written together a moment later, from a background thread.
+
+Every Lambda invocation logs its START / END / REPORT lines and whatever the handler prints; written one
+by one (format, write, flush), that was over a quarter of the gateway's CPU on a busy Lambda route.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import TextIO
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class BatchingStreamHandler(logging.Handler):
+    def __init__(self, stream: TextIO | None = None, interval_s: float = 0.05) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.interval_s = interval_s
+        self._pending: list[str] = []
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_periodically, name="stageway-log-writer", daemon=True)
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+            return
+        with self._pending_lock:
+            self._pending.append(line)
+
+    def flush(self) -> None:
+        with self._pending_lock:
+            lines, self._pending = self._pending, []
+        if not lines:
+            return
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stderr must not take the gateway down
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+        super().close()
+
+    def _write_periodically(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.flush()
+
+
+def configure_logging(level: str) -> None:
+    """The process's logging: one batching handler on stderr at `level`."""
+    handler = BatchingStreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
