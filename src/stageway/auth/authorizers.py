@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stageway.auth.iam import authorize_iam
 from stageway.auth.identity_sources import identity_value, identity_values
@@ -58,6 +58,9 @@ _CacheKey = tuple[str, str, str, str, tuple[str, ...]]
 """(apiId, stage, authorizerId, plan fingerprint, identity values)."""
 
 
+_Verified = tuple[dict[str, Any], float, dict[tuple[Any, ...], AuthResult]]
+"""A verified token's claims, until when they are trusted, and its results by (issuer, audiences, scopes)."""
+
 VERIFIED_TOKEN_TTL_S = 300.0
 """How long a verified signature is trusted without checking it again: well inside the two hours for which
 AWS (and stageway) cache an issuer's keys."""
@@ -88,7 +91,7 @@ class Authorizers:
         self.authorizer_timeout_s = authorizer_timeout_s
         self.clock_skew_s = clock_skew_s
         self._cache: OrderedDict[_CacheKey, tuple[float, AuthorizerAnswer]] = OrderedDict()
-        self._verified: OrderedDict[tuple[str, str], tuple[dict[str, object], float]] = OrderedDict()
+        self._verified: OrderedDict[tuple[str, str], _Verified] = OrderedDict()
         self._cache_entries = cache_entries
         self._monotonic = monotonic
         self._wall_clock = wall_clock
@@ -148,23 +151,26 @@ class Authorizers:
             )
         return self._jwks
 
-    def _verified_claims(self, issuer_url: str, token: str) -> dict[str, object] | None:
+    def _verified_claims(self, issuer_url: str, token: str) -> _Verified | None:
         """Claims of a token whose signature was verified lately. The signature check (RSA/EC arithmetic) is
         the dearest step of a JWT request; the same bytes verify the same way while the issuer's keys are
         cached, so a client reusing its token pays for it once per `VERIFIED_TOKEN_TTL_S`."""
         entry = self._verified.get((issuer_url, token))
         if entry is None:
             return None
-        claims, expires = entry
-        if self._monotonic() >= expires:
+        if self._monotonic() >= entry[1]:
             del self._verified[(issuer_url, token)]
             return None
-        return claims
+        return entry
 
-    def _remember_verified(self, issuer_url: str, token: str, claims: dict[str, object]) -> None:
-        self._verified[(issuer_url, token)] = (claims, self._monotonic() + VERIFIED_TOKEN_TTL_S)
+    def _remember_verified(self, issuer_url: str, token: str, claims: dict[str, Any]) -> _Verified:
+        """Also keeps, per route's scopes, the result built from the claims: rendering every claim as AWS
+        does is the next dearest step once the signature is known good."""
+        entry: _Verified = (claims, self._monotonic() + VERIFIED_TOKEN_TTL_S, {})
+        self._verified[(issuer_url, token)] = entry
         if len(self._verified) > self._cache_entries:
             self._verified.popitem(last=False)
+        return entry
 
     async def close(self) -> None:
         if self._jwks is not None:
@@ -182,8 +188,8 @@ class Authorizers:
         token = jwt_checks.strip_bearer(value) if value else ""
         if not token:
             raise jwt_checks.missing_token()
-        claims = self._verified_claims(plan.discovery_url, token)
-        if claims is None:
+        verified = self._verified_claims(plan.discovery_url, token)
+        if verified is None:
             parsed = jwt_checks.parse_token(token, route_scopes)
             try:
                 key = await self.jwks.key(plan.discovery_url, parsed.kid)
@@ -192,15 +198,21 @@ class Authorizers:
                 raise jwt_checks.invalid_token(jwt_checks.KEYS_UNAVAILABLE, route_scopes) from None
             if key is None:
                 raise jwt_checks.invalid_token(jwt_checks.UNKNOWN_KID, route_scopes)
-            claims = jwt_checks.verify_signature(parsed, key, route_scopes)
-            self._remember_verified(plan.discovery_url, token, claims)
+            verified = self._remember_verified(
+                plan.discovery_url, token, jwt_checks.verify_signature(parsed, key, route_scopes)
+            )
+        claims, _, results = verified
         # The claims are checked on every request, cached signature or not: a token expires mid-cache.
         jwt_checks.check_claims(
             claims, plan, now=self._wall_clock(), leeway_s=self.clock_skew_s, route_scopes=route_scopes
         )
-        scopes = jwt_checks.token_scopes(claims)
-        jwt_checks.check_scopes(scopes, route_scopes)
-        return jwt_checks.jwt_result(claims, scopes, route_scopes)
+        result = results.get((plan.issuer, plan.audiences, route_scopes))
+        if result is None:
+            scopes = jwt_checks.token_scopes(claims)
+            jwt_checks.check_scopes(scopes, route_scopes)  # a refusal is never cached: it raises every time
+            result = jwt_checks.jwt_result(claims, scopes, route_scopes)
+            results[(plan.issuer, plan.audiences, route_scopes)] = result
+        return result
 
     # -------------------------------------------------------------------------------------------- Lambda
 

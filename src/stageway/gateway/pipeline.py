@@ -109,8 +109,13 @@ class Gateway:
             return
         response = exchange.response
         context = exchange.context or ContextVariables(exchange.request, exchange.route, exchange.facts)
-        context.facts = dataclasses.replace(
-            context.facts,
+        known = exchange.facts
+        # Built whole rather than with dataclasses.replace: this runs once per logged request.
+        context.facts = RequestFacts(
+            authorizer=known.authorizer,
+            authorizer_error=known.authorizer_error,
+            error_response_type=known.error_response_type,
+            identity=known.identity,
             status=response.status,
             response_length=len(response.body),
             response_latency_ms=latency_ms,
