@@ -192,7 +192,8 @@ class Gateway:
         v1 = isinstance(integration, LambdaPlan) and integration.payload_format_version == "1.0"
         route.authorizer = result.v1 if v1 else result.v2
         route.identity = dict(result.identity) if result.identity else None
-        exchange.facts = dataclasses.replace(exchange.facts, authorizer=result.context_vars, identity=result.identity)
+        # The authorizer is the first to learn anything about the request: fresh facts, no copy of the old.
+        exchange.facts = RequestFacts(authorizer=result.context_vars, identity=result.identity)
 
     async def _integrate(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange
