@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from stageway.control.apigatewayv2.authorizers import MAX_AUTHORIZERS, validate_authorizer
-from stageway.control.apigatewayv2.common import Context, not_found, require_api
+from stageway.control.apigatewayv2.common import ID_LENGTHS, Context, not_found, require_api
 from stageway.control.apigatewayv2.integrations import MAX_INTEGRATIONS
 from stageway.control.apigatewayv2.integrations import validate as validate_integration
 from stageway.control.apigatewayv2.render import render_api
@@ -51,7 +51,6 @@ _EXPORT_PATH = re.compile(r"^/v2/apis/(?P<api_id>[^/]+)/exports/(?P<specificatio
 
 # (kind, id member) of what an import writes and a reimport replaces.
 _IMPORTED_KINDS = (("route", "routeId"), ("integration", "integrationId"), ("authorizer", "authorizerId"))
-_ID_LENGTHS = {"route": 7, "integration": 7, "authorizer": 6}  # spec §1.2
 # Api fields a document sets; a reimport replaces each (removing it when the document has none),
 # except tags and disableExecuteApiEndpoint, which it changes only when the document names them [INF].
 _REPLACED_API_FIELDS = ("description", "version", "corsConfiguration")
@@ -137,7 +136,7 @@ class OpenApiOps:
     def write_resources(self, api_id: str, imported: ImportedApi) -> None:
         """Store what the document describes, refused (inside the caller's transaction) for the same
         reasons CreateIntegration and CreateAuthorizer would refuse it, and within the same quotas."""
-        resources = materialize(imported, lambda kind: random_id(_ID_LENGTHS[kind]))
+        resources = materialize(imported, lambda kind: random_id(ID_LENGTHS[kind]))
         for kind, docs, limit in (
             ("routes", resources.routes, MAX_ROUTES),
             ("integrations", resources.integrations, MAX_INTEGRATIONS),

@@ -12,6 +12,7 @@ from stageway.control.apigatewayv2.common import (
     pick,
     raise_first,
     require_api,
+    unused_id,
 )
 from stageway.control.apigatewayv2.integrations import build_integration
 from stageway.control.apigatewayv2.integrations import validate as validate_integration_document
@@ -21,7 +22,6 @@ from stageway.control.apigatewayv2.stages import new_stage
 from stageway.control.apigatewayv2.tags import validate_tags
 from stageway.control.wire import BadRequestException
 from stageway.core.cors import compile_cors
-from stageway.core.ids import new_api_id
 from stageway.core.route_keys import DEFAULT_ROUTE_KEY, parse_route_key
 from stageway.core.validation import (
     DEFAULT_TIMEOUT_MS,
@@ -50,7 +50,7 @@ def create_api(ctx: Context, params: Params) -> Document:
         raise BadRequestException("RouteKey can only be specified with Target for quick create")
     api = new_api_document("", {"name": params["name"], "tags": params.get("tags", {}), **pick(params, UPDATABLE)})
     with ctx.store.transaction():
-        api["apiId"] = api_id = _new_api_id(ctx)
+        api["apiId"] = api_id = unused_id(ctx, "api")
         ctx.store.put("api", "", api_id, api)
         if "target" in params:
             _quick_create(ctx, api_id, params)
@@ -165,13 +165,6 @@ def _validate(params: Params) -> None:
     if "corsConfiguration" in params:
         with aws_errors():
             compile_cors(params["corsConfiguration"])  # what the data plane will run, checked now
-
-
-def _new_api_id(ctx: Context) -> str:
-    while True:
-        api_id = new_api_id()
-        if ctx.store.get("api", "", api_id) is None:
-            return api_id
 
 
 OPERATIONS: dict[str, Handler] = {

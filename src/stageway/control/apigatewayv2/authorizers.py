@@ -16,10 +16,10 @@ from stageway.control.apigatewayv2.common import (
     child_readers,
     require,
     require_api,
+    unused_id,
 )
 from stageway.control.apigatewayv2.render import render_authorizer
 from stageway.control.wire import BadRequestException, ConflictException
-from stageway.core.ids import random_id
 from stageway.core.validation import PAYLOAD_FORMAT_VERSIONS, parse_lambda_arn
 from stageway.store.base import Document
 from stageway.store.deployments import auto_deploy
@@ -58,7 +58,7 @@ def create_authorizer(ctx: Context, params: Params) -> Document:
         require_api(ctx, api_id)
         if len(ctx.store.list("authorizer", api_id)) >= MAX_AUTHORIZERS:
             raise BadRequestException(f"Maximum number of authorizers ({MAX_AUTHORIZERS}) reached for this API")
-        authorizer: Document = {"authorizerId": _new_id(ctx, api_id)}
+        authorizer: Document = {"authorizerId": unused_id(ctx, "authorizer", api_id)}
         authorizer.update({key: params[key] for key in FIELDS if key in params})
         validate_authorizer(authorizer)
         ctx.store.put("authorizer", api_id, authorizer["authorizerId"], authorizer)
@@ -182,13 +182,6 @@ def _validate_request(doc: Document, sources: list[str]) -> None:
 
 def _routes_using(ctx: Context, api_id: str, authorizer_id: str) -> list[str]:
     return [route["routeId"] for route in ctx.store.list("route", api_id) if route.get("authorizerId") == authorizer_id]
-
-
-def _new_id(ctx: Context, api_id: str) -> str:
-    while True:
-        authorizer_id = random_id(6)
-        if ctx.store.get("authorizer", api_id, authorizer_id) is None:
-            return authorizer_id
 
 
 OPERATIONS: dict[str, Handler] = {

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from stageway.control.wire import AwsError, BadRequestException, ConflictException, NotFoundException
+from stageway.core.ids import random_id
 from stageway.core.validation import ValidationError
 from stageway.store.base import Document, Store
 
@@ -162,3 +163,15 @@ def child_readers(
         return paginate([render(doc) for doc in ctx.store.list(kind, params["apiId"])], params)
 
     return get_one, get_all
+
+
+# AWS's id lengths per resource (spec §1.2).
+ID_LENGTHS = {"api": 10, "route": 7, "integration": 7, "authorizer": 6, "mapping": 6, "vpclink": 6}
+
+
+def unused_id(ctx: Context, kind: str, parent: str = "") -> str:
+    """A fresh random id in AWS's format for `kind` that no document under `parent` has yet."""
+    while True:
+        candidate = random_id(ID_LENGTHS[kind])
+        if ctx.store.get(kind, parent, candidate) is None:
+            return candidate

@@ -18,6 +18,7 @@ from stageway.control.apigatewayv2.common import (
     pick,
     require,
     require_api,
+    unused_id,
 )
 from stageway.control.apigatewayv2.render import render_domain, render_mapping
 from stageway.control.apigatewayv2.tags import validate_tags
@@ -125,7 +126,7 @@ def create_api_mapping(ctx: Context, params: Params) -> Document:
         if len(mappings) >= MAX_MAPPINGS_PER_DOMAIN:
             raise BadRequestException(f"A domain name can have at most {MAX_MAPPINGS_PER_DOMAIN} API mappings")
         mapping: Document = {
-            "apiMappingId": _new_mapping_id(ctx, name),
+            "apiMappingId": unused_id(ctx, "mapping", name),
             "apiId": params["apiId"],
             "apiMappingKey": key,
             "stage": params["stage"],
@@ -188,13 +189,6 @@ def _check_mappable(domain: Document) -> None:
             raise BadRequestException(
                 "HTTP APIs can only be mapped to REGIONAL domain names with security policy TLS_1_2"
             )
-
-
-def _new_mapping_id(ctx: Context, domain_name: str) -> str:
-    while True:
-        mapping_id = random_id(6)
-        if ctx.store.get("mapping", domain_name, mapping_id) is None:
-            return mapping_id
 
 
 OPERATIONS: dict[str, Handler] = {

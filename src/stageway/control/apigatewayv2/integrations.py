@@ -11,10 +11,10 @@ from stageway.control.apigatewayv2.common import (
     not_found,
     require,
     require_api,
+    unused_id,
 )
 from stageway.control.apigatewayv2.render import render_integration
 from stageway.control.wire import BadRequestException, ConflictException
-from stageway.core.ids import random_id
 from stageway.core.validation import DEFAULT_TIMEOUT_MS, validate_integration
 from stageway.store.base import Document
 from stageway.store.deployments import auto_deploy
@@ -56,7 +56,7 @@ def create_integration(ctx: Context, params: Params) -> Document:
 def build_integration(ctx: Context, api_id: str, fields: Params) -> Document:
     """A new, validated integration document with AWS's defaults (not yet stored)."""
     _refuse_websocket_members(fields)
-    doc: Document = {"integrationId": _new_id(ctx, api_id), "connectionType": "INTERNET"}
+    doc: Document = {"integrationId": unused_id(ctx, "integration", api_id), "connectionType": "INTERNET"}
     doc.update({key: fields[key] for key in FIELDS if key in fields})
     if doc.get("integrationType") == "AWS_PROXY" and not doc.get("integrationSubtype"):
         doc.setdefault("integrationMethod", "POST")  # AWS reports POST for Lambda integrations
@@ -167,13 +167,6 @@ def _refuse_websocket_members(fields: Params) -> None:
         if key in fields:
             # Wording after AWS's "Execution logs are not supported on protocolType HTTP" [OBS]. [INF]
             raise BadRequestException(f"{key[0].upper()}{key[1:]} is not supported on protocolType HTTP")
-
-
-def _new_id(ctx: Context, api_id: str) -> str:
-    while True:
-        integration_id = random_id(7)
-        if ctx.store.get("integration", api_id, integration_id) is None:
-            return integration_id
 
 
 OPERATIONS: dict[str, Handler] = {

@@ -11,10 +11,10 @@ from stageway.control.apigatewayv2.common import (
     not_found,
     require,
     require_api,
+    unused_id,
 )
 from stageway.control.apigatewayv2.render import render_route
 from stageway.control.wire import BadRequestException, NotFoundException
-from stageway.core.ids import random_id
 from stageway.core.route_keys import DEFAULT_ROUTE_KEY, parse_route_key
 from stageway.core.validation import check_route_key_conflicts, validate_route
 from stageway.store.base import Document
@@ -58,7 +58,7 @@ def create_route(ctx: Context, params: Params) -> Document:
 
 def build_route(ctx: Context, api_id: str, fields: Params, others: list[Document]) -> Document:
     """A new, validated route document with AWS's defaults (not yet stored)."""
-    doc: Document = {"routeId": _new_id(ctx, api_id), "apiKeyRequired": False, "authorizationType": "NONE"}
+    doc: Document = {"routeId": unused_id(ctx, "route", api_id), "apiKeyRequired": False, "authorizationType": "NONE"}
     doc.update({key: fields[key] for key in FIELDS if key in fields})
     _refuse_websocket_members(fields)
     _validate(ctx, api_id, doc, others)
@@ -155,13 +155,6 @@ def _refuse_websocket_members(fields: Params) -> None:
             raise BadRequestException(f"{key[0].upper()}{key[1:]} is not supported on protocolType HTTP")
     if fields.get("apiKeyRequired") is True:
         raise BadRequestException("API keys are not supported on protocolType HTTP")
-
-
-def _new_id(ctx: Context, api_id: str) -> str:
-    while True:
-        route_id = random_id(7)
-        if ctx.store.get("route", api_id, route_id) is None:
-            return route_id
 
 
 OPERATIONS: dict[str, Handler] = {

@@ -6,11 +6,10 @@ VPC to reach, so a link is AVAILABLE as soon as it exists (spec §1.1).
 
 from __future__ import annotations
 
-from stageway.control.apigatewayv2.common import Context, Handler, Params, paginate, require
+from stageway.control.apigatewayv2.common import Context, Handler, Params, paginate, require, unused_id
 from stageway.control.apigatewayv2.render import render_vpc_link
 from stageway.control.apigatewayv2.tags import validate_tags
 from stageway.control.wire import BadRequestException
-from stageway.core.ids import random_id
 from stageway.store.base import Document
 from stageway.store.deployments import now_iso
 
@@ -20,7 +19,7 @@ def create_vpc_link(ctx: Context, params: Params) -> Document:
     if "tags" in params:
         validate_tags(params["tags"])
     with ctx.store.transaction():
-        vpc_link_id = _new_id(ctx)
+        vpc_link_id = unused_id(ctx, "vpclink")
         link: Document = {
             "vpcLinkId": vpc_link_id,
             "name": params["name"],
@@ -64,13 +63,6 @@ def delete_vpc_link(ctx: Context, params: Params) -> Document:
 def _check_name(name: str) -> None:
     if not 1 <= len(name) <= 128:
         raise BadRequestException("A VPC link name must be 1 to 128 characters long")  # [INF]
-
-
-def _new_id(ctx: Context) -> str:
-    while True:
-        vpc_link_id = random_id(6)
-        if ctx.store.get("vpclink", "", vpc_link_id) is None:
-            return vpc_link_id
 
 
 OPERATIONS: dict[str, Handler] = {
