@@ -115,7 +115,7 @@ from __future__ import annotations
 import difflib
 import glob
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -762,25 +762,30 @@ class _ApiContext:
     # ------------------------------------------------------------------------------------- authorizers
 
     def authorizers(self, body: YamlMap) -> list[AuthorizerSpec]:
+        return [
+            spec
+            for name, entry, line, where in self._named_entries(body, "authorizers", "authorizer", "authorizerType")
+            if (spec := self.authorizer(name, entry, line, where)) is not None
+        ]
+
+    def _named_entries(
+        self, body: YamlMap, section: str, kind: str, needs: str
+    ) -> Iterator[tuple[str, YamlMap, int, str]]:
+        """The entries of a section of named mappings (`integrations:`, `authorizers:`), each with its line
+        and how problems name it; a bad name or a non-mapping entry is reported and skipped."""
         file = self.file
-        entries = file.mapping(body, "authorizers", f"API {self.api!r}")
-        specs = []
+        entries = file.mapping(body, section, f"API {self.api!r}")
         for name, entry in (entries or YamlMap(0)).items():
             assert entries is not None
             line = entries.key_line(name)
-            where = f"API {self.api!r}, authorizer {name!r}"
+            where = f"API {self.api!r}, {kind} {name!r}"
             if not INTEGRATION_NAME.match(name):
-                file.report(
-                    line, f"{where}: an authorizer name may only contain letters, digits, '_', '-' and '.'"
-                )
+                file.report(line, f"{where}: an {kind} name may only contain letters, digits, '_', '-' and '.'")
                 continue
             if not isinstance(entry, YamlMap):
-                file.report(line, f"{where} must be a mapping with authorizerType, got {describe(entry)}")
+                file.report(line, f"{where} must be a mapping with {needs}, got {describe(entry)}")
                 continue
-            spec = self.authorizer(name, entry, line, where)
-            if spec is not None:
-                specs.append(spec)
-        return specs
+            yield name, entry, line, where
 
     def authorizer(self, name: str, body: YamlMap, line: int, where: str) -> AuthorizerSpec | None:
         file = self.file
@@ -869,29 +874,8 @@ class _ApiContext:
     # ------------------------------------------------------------------------------------ integrations
 
     def integrations(self, body: YamlMap) -> list[IntegrationSpec]:
-        file = self.file
-        entries = file.mapping(body, "integrations", f"API {self.api!r}")
-        specs = []
-        for name, entry in (entries or YamlMap(0)).items():
-            assert entries is not None
-            line = entries.key_line(name)
-            where = f"API {self.api!r}, integration {name!r}"
-            if not INTEGRATION_NAME.match(name):
-                file.report(
-                    line, f"{where}: an integration name may only contain letters, digits, '_', '-' and '.'"
-                )
-                continue
-            if not isinstance(entry, YamlMap):
-                file.report(
-                    line,
-                    f"{where} must be a mapping with integrationType and integrationUri, got "
-                    f"{describe(entry)}",
-                )
-                continue
-            spec = self.integration(name, entry, line, where)
-            if spec is not None:
-                specs.append(spec)
-        return specs
+        entries = self._named_entries(body, "integrations", "integration", "integrationType and integrationUri")
+        return [spec for name, entry, line, where in entries if (spec := self.integration(name, entry, line, where))]
 
     def integration(self, name: str, body: YamlMap, line: int, where: str) -> IntegrationSpec | None:
         file = self.file
