@@ -13,6 +13,10 @@ from pathlib import Path
 from types import TracebackType
 
 
+class PortTaken(RuntimeError):
+    """The chosen port was taken by someone else before the server could bind it."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,6 +41,18 @@ class StagewayServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 20) -> StagewayServer:
+        """Start and wait until it serves. `free_port()` can race with another process taking the port
+        between the probe and the bind; such a start is retried on a new port (twice at most)."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout_s)
+            except PortTaken:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout_s: float) -> StagewayServer:
         import tempfile
 
         log_file = tempfile.NamedTemporaryFile(prefix="stageway-", suffix=".log", delete=False)
@@ -52,7 +68,10 @@ class StagewayServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"stageway exited with {self.process.returncode}:\n{self.log()}")
+                log = self.log()
+                if "address already in use" in log.lower() or "could not listen" in log.lower():
+                    raise PortTaken(log)
+                raise RuntimeError(f"stageway exited with {self.process.returncode}:\n{log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     pass
