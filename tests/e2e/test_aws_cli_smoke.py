@@ -43,7 +43,7 @@ def aws(plane: ControlPlane, *args: str) -> Any:
     }
     completed = subprocess.run(
         [sys.executable, "-m", "awscli", "--endpoint-url", plane.admin_url, "--output", "json", *args],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True, text=True, env=env, timeout=60, check=False,
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout) if completed.stdout.strip() else None

@@ -173,7 +173,7 @@ def test_execute_api_host_selects_the_api(gateway: StagewayServer) -> None:
 
 
 def test_forwarding_headers_reach_the_backend(gateway: StagewayServer) -> None:
-    status, _, echoed = get_json(
+    _status, _, echoed = get_json(
         gateway.url + "/pets/dog/2", headers={"X-Forwarded-For": "203.0.113.9", "X-Custom": "kept"}
     )
     headers = {name.lower(): value for name, value in echoed["headers"].items()}  # type: ignore[attr-defined]
@@ -187,7 +187,7 @@ def test_forwarding_headers_reach_the_backend(gateway: StagewayServer) -> None:
 
 def test_bodies_and_repeated_headers_pass_through(gateway: StagewayServer) -> None:
     payload = bytes(range(256)) * 100
-    status, headers, body, _ = http(
+    status, _headers, body, _ = http(
         "POST", gateway.url + "/raw", body=payload, headers={"Content-Type": "application/octet-stream"}
     )
     assert status == 200 and body == payload
@@ -263,7 +263,7 @@ def test_malformed_http_gets_400_and_no_traceback(gateway: StagewayServer) -> No
 
 
 def test_each_request_writes_one_access_log_line(gateway: StagewayServer) -> None:
-    status, headers, _, _ = http("GET", gateway.url + "/pets/dog/1?x=1")
+    _status, headers, _, _ = http("GET", gateway.url + "/pets/dog/1?x=1")
     request_id = headers["apigw-requestid"]
     time.sleep(0.3)
     lines = [line for line in gateway.log().splitlines() if request_id in line]
@@ -303,7 +303,7 @@ def test_an_invalid_file_is_refused_with_file_and_line(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "stageway", "serve", str(path), "--port", str(free_port()), "--no-admin",
          "--store", "memory://"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, check=False,
     )
     assert completed.returncode == 2
     assert f"{path}:4" in completed.stderr

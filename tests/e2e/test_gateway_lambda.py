@@ -122,7 +122,7 @@ def test_payload_2_0_event_has_every_field(gateway: StagewayServer) -> None:
 
 
 def test_payload_2_0_stage_variables_and_base64_body(gateway: StagewayServer) -> None:
-    status, _, body, _ = http("POST", gateway.url + "/echo-event", body=b"\x00\x01binary")
+    _status, _, body, _ = http("POST", gateway.url + "/echo-event", body=b"\x00\x01binary")
     event = json.loads(body)
     assert event["stageVariables"] == {"color": "blue"}
     assert event["isBase64Encoded"] is True
@@ -132,7 +132,7 @@ def test_payload_2_0_stage_variables_and_base64_body(gateway: StagewayServer) ->
 
 
 def test_payload_1_0_event(gateway: StagewayServer) -> None:
-    status, _, body, _ = http("GET", gateway.url + "/v1/items/John%20Doe?tag=x&tag=y")
+    _status, _, body, _ = http("GET", gateway.url + "/v1/items/John%20Doe?tag=x&tag=y")
     event = json.loads(body)
     assert event["version"] == "1.0"
     assert event["resource"] == "/v1/items/{itemId}"
@@ -185,7 +185,7 @@ def test_function_failures_get_aws_answers(gateway: StagewayServer, path: str, s
 
 
 def test_function_output_is_logged_with_the_request_id(gateway: StagewayServer) -> None:
-    status, _, body, _ = http("GET", gateway.url + "/prints")
+    _status, _, body, _ = http("GET", gateway.url + "/prints")
     lambda_request_id = body.decode()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:

@@ -181,7 +181,7 @@ def test_throttling_admits_rate_times_time_plus_burst(gateway: StagewayServer) -
 
 
 def test_stage_access_log_uses_the_stage_format(gateway: StagewayServer) -> None:
-    status, headers, _, _ = http("GET", gateway.url + "/open")
+    _status, headers, _, _ = http("GET", gateway.url + "/open")
     request_id = headers["apigw-requestid"]
     log_file = gateway.folder / "logs" / "stageway_features.log"  # type: ignore[attr-defined]
     deadline = time.monotonic() + 5

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 
 class PortTaken(RuntimeError):
@@ -55,7 +55,8 @@ class StagewayServer:
     def _start_once(self, timeout_s: float) -> StagewayServer:
         import tempfile
 
-        log_file = tempfile.NamedTemporaryFile(prefix="stageway-", suffix=".log", delete=False)
+        # Kept open by the child process for its whole life, and read back by log(): not a with-block.
+        log_file = tempfile.NamedTemporaryFile(prefix="stageway-", suffix=".log", delete=False)  # noqa: SIM115
         self.log_path = Path(log_file.name)
         command = [
             sys.executable, "-m", "stageway", "serve", *map(str, self.files),
@@ -97,10 +98,10 @@ class StagewayServer:
             self.process.wait()
             raise
 
-    def __enter__(self) -> StagewayServer:
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

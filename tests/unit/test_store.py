@@ -49,11 +49,10 @@ def test_a_transaction_commits_once_or_not_at_all(store: Store) -> None:
         store.put("api", "", "b", {"n": 2})
     assert store.version() == before + 1
     assert heard == [before + 1]
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.put("api", "", "c", {"n": 3})
-            store.delete("api", "", "a")
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("api", "", "c", {"n": 3})
+        store.delete("api", "", "a")
+        raise RuntimeError("abort")
     assert store.get("api", "", "c") is None
     assert store.get("api", "", "a") == {"n": 1}
     assert store.version() == before + 1
