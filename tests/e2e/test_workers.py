@@ -49,10 +49,17 @@ apis:
                 IntegrationUri=f"{backend.url}/pets/1", PayloadFormatVersion="1.0",
             )["IntegrationId"]
             client.create_route(ApiId=api_id, RouteKey="GET /one", Target=f"integrations/{integration}")
-            time.sleep(1.5)  # every worker polls the store's version at least twice a second
-            for _ in range(20):
+            # Every worker polls the store's version twice a second; on a loaded machine allow them 10 s to
+            # agree, then 20 requests in a row (spread over the workers) must all find the new route.
+            deadline = time.monotonic() + 10
+            in_a_row = 0
+            while in_a_row < 20 and time.monotonic() < deadline:
                 status, _, body, _ = http("GET", server.url + "/one")
-                assert status == 200 and json.loads(body)["id"] == 1
+                in_a_row = in_a_row + 1 if status == 200 else 0
+                if status != 200:
+                    time.sleep(0.1)
+            assert in_a_row == 20
+            assert json.loads(body)["id"] == 1
             assert server.process is not None
             children = _children(server.process.pid)
             assert len(children) >= 2

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stageway.core.context_vars import (
+    _INLINE,
     CLF_FORMAT,
     CSV_FORMAT,
     JSON_FORMAT,
@@ -307,3 +308,15 @@ def test_json_formats_round_trip_any_value(user_agent: str) -> None:
     log_format = compile_log_format('{"requestId":"$context.requestId","ua":"$context.identity.userAgent"}')
     line = log_format.render(ContextVariables(make_request([("user-agent", user_agent)]), make_route()))
     assert orjson.loads(line) == {"requestId": "JCIndgObPHcEJVQ=", "ua": user_agent or "-"}
+
+
+@pytest.mark.parametrize("name", sorted(_INLINE))
+@pytest.mark.parametrize("with_route", [True, False])
+@pytest.mark.parametrize("facts", [FACTS, RequestFacts(response_latency_ms=2.5)])
+def test_inlined_variables_render_what_their_resolvers_give(name: str, with_route: bool, facts: RequestFacts) -> None:
+    # The render function writes these as expressions instead of resolver calls; both must agree.
+    variables = ContextVariables(make_request(), make_route() if with_route else None, facts)
+    for template in (f"$context.requestId $context.{name}", f'{{"id":"$context.requestId","v":"$context.{name}"}}'):
+        rendered = compile_log_format(template).render(variables)
+        value = variables.lookup(name) or "-"
+        assert rendered.endswith((f" {value}", f'"v":"{value}"}}')), (template, rendered)

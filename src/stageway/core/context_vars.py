@@ -12,9 +12,8 @@ for a 404 before any route) and `RequestFacts`, the few things only the pipeline
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -27,13 +26,41 @@ MAX_LOG_FORMAT_BYTES = 3 * 1024  # quota "Access log template size", not adjusta
 MISSING = "-"  # what a variable without a value prints, as in every AWS access log
 
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+class _NoValues(Mapping[str, Any]):
+    """The empty mapping `RequestFacts` starts with. Hashable, so that it can be a plain dataclass default:
+    a `default_factory` is a call per field per request."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and not other
 
 
-@dataclass(frozen=True, slots=True)
+_EMPTY: Mapping[str, Any] = _NoValues()
+
+
+@dataclass(slots=True)
 class RequestFacts:
     """What the pipeline learns while answering a request: everything `$context` needs beyond the request
-    and its route. Fields left at their defaults print as `-`."""
+    and its route. Fields left at their defaults print as `-`.
+
+    Not frozen, though nothing changes one once it is shared: a frozen dataclass sets each of its 16 fields
+    through `object.__setattr__`, which made building one cost as much as rendering the log line it feeds."""
 
     status: int | None = None
     """The status code sent to the client (`$context.status`)."""
@@ -60,12 +87,12 @@ class RequestFacts:
     """The message of an error the gateway answered itself: "Not Found", "Unauthorized", ..."""
     error_response_type: str = ""
     """The kind of that error: `UNAUTHORIZED`, `THROTTLED`, `INTEGRATION_FAILURE`, ... (names [INF])."""
-    authorizer: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    authorizer: Mapping[str, str] = _EMPTY
     """`$context.authorizer.*` values by name without the prefix: `claims.sub`, `principalId`, a Lambda
     authorizer's context keys (what `stageway.auth`'s `AuthResult.context_vars` holds)."""
     authorizer_error: str = ""
     """Why an authorizer refused or failed (`$context.authorizer.error`)."""
-    identity: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    identity: Mapping[str, Any] = _EMPTY
     """`$context.identity.*` fields of an IAM-authorized caller by name: `accountId`, `caller`, `user`,
     `userArn`, `principalOrgId`, `cognito*` (what `AuthResult.identity` holds)."""
     base_path_matched: str = ""
@@ -117,8 +144,11 @@ def _text(value: object) -> str | None:
 
 
 def _number(value: float | None) -> str | None:
-    # Latencies, lengths and statuses are whole numbers in AWS's logs; a float latency is rounded.
-    return None if value is None else str(round(value))
+    # Latencies, lengths and statuses are whole numbers in AWS's logs; a float latency is rounded (half to
+    # even, as round() does).
+    if value is None:
+        return None
+    return str(value) if type(value) is int else f"{value:.0f}"
 
 
 def _nonempty(value: str) -> str | None:
@@ -290,14 +320,115 @@ class _Reference:
     """None for a name HTTP APIs do not define: it always prints `-`."""
 
 
+# Variables whose values stageway makes itself and never contain a quote, a backslash, a control character
+# or a line break: no escaping needed, in JSON or in a line.
+_PLAIN_VALUES = frozenset(
+    {
+        "requestId",
+        "extendedRequestId",
+        # The listener's parser admits only token methods; the source IP is the TCP peer's address.
+        "httpMethod",
+        "identity.sourceIp",
+        "requestTime",
+        "requestTimeEpoch",
+        "protocol",
+        "status",
+        "responseLength",
+        "responseLatency",
+        "integrationLatency",
+        "integrationStatus",
+        "integration.latency",
+        "integration.status",
+        "integration.integrationStatus",
+        "dataProcessed",
+        "accountId",
+        "apiId",
+    }
+)
+
+
+# The commonest variables of access-log formats as expressions over `v` (a ContextVariables), written into
+# the generated render function instead of a resolver call each. Each must give what its resolver gives
+# (tests/unit/test_context_vars.py renders every one both ways).
+_INLINE: dict[str, str] = {
+    "requestId": "v.request.request_id",
+    "extendedRequestId": "v.request.request_id",
+    "httpMethod": "v.request.method",
+    "identity.sourceIp": "v.request.source_ip",
+    "protocol": "'HTTP/1.1'",
+    "requestTime": "_clf_time(v.request.time_epoch_ms)",
+    "requestTimeEpoch": "str(v.request.time_epoch_ms)",
+    "routeKey": "(v.route.route_key if v.route is not None else None)",
+    "stage": "(v.route.stage if v.route is not None else None)",
+    "apiId": "(v.route.api_id if v.route is not None else None)",
+    # `_number` written out: whole numbers as they are, latencies rounded.
+    "status": "(None if (_n := v.facts.status) is None else str(_n))",
+    "responseLength": "(None if (_n := v.facts.response_length) is None else str(_n))",
+    "responseLatency": "(None if (_n := v.facts.response_latency_ms) is None else f'{_n:.0f}')",
+    "integrationLatency": "(None if (_n := v.facts.integration_latency_ms) is None else f'{_n:.0f}')",
+    "integration.latency": "(None if (_n := v.facts.integration_latency_ms) is None else f'{_n:.0f}')",
+    "integration.status": "(None if (_n := v.facts.integration_status) is None else str(_n))",
+}
+
+
+def _render_function(parts: tuple[str | _Reference, ...], json: bool) -> Callable[[ContextVariables], str]:
+    """One function per format that renders a line: `TEMPLATE % (value, value, ...)`.
+
+    Generated as source, as `dataclasses` generates `__init__`: a log line is written for every request of
+    a logged stage, and a walk over the parts with a type test, a call and an escape check per part cost
+    about as much as the rest of the pipeline's features together. Here each reference is one resolver
+    call, and the escape call is left out for the values that never need one."""
+    escape = _json_escape if json else _line_escape
+    namespace: dict[str, object] = {
+        "_MISSING": MISSING,
+        "_escape": escape,
+        "_quoted": _quoted_json,
+        "_number": _number,
+        "_clf_time": clf_time,
+    }
+    template: list[str] = []
+    values: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            template.append(part.replace("%", "%%"))
+            continue
+        template.append("%s")
+        if part.resolve is None:
+            values.append("_MISSING")
+            continue
+        value = _INLINE.get(part.name)
+        if value is None:
+            value = f"_r{len(values)}(v)"
+            namespace[f"_r{len(values)}"] = part.resolve
+        if part.name in _PLAIN_VALUES:
+            values.append(f"({value} or _MISSING)")
+        elif part.name == "error.messageString" and json:
+            # Already quoted for JSON: escape what is inside the quotes only.
+            values.append(f"_quoted({value})")
+        else:
+            values.append(f"((_x := {value}) and _escape(_x) or _MISSING)")
+    namespace["_TEMPLATE"] = "".join(template)
+    if not values:
+        source = "def render(v):\n    return _TEMPLATE % ()\n"
+    else:
+        source = f"def render(v):\n    return _TEMPLATE % ({', '.join(values)},)\n"
+    exec(compile(source, "<access-log format>", "exec"), namespace)  # noqa: S102 - source built above from names
+    return namespace["render"]  # type: ignore[return-value]
+
+
+def _quoted_json(value: str | None) -> str:
+    return f'"{_json_escape(value[1:-1])}"' if value else MISSING
+
+
 @dataclass(frozen=True, slots=True)
 class LogFormat:
-    """An access-log format cut into literal text and `$context` references, ready to render."""
+    """An access-log format cut into literal text and `$context` references, compiled to one function."""
 
     template: str
     parts: tuple[str | _Reference, ...]
     json: bool
     """True for a format that is a JSON object: values are escaped to stay valid JSON string content."""
+    render_line: Callable[[ContextVariables], str] = field(compare=False, repr=False, default=lambda v: "")
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -306,21 +437,7 @@ class LogFormat:
     def render(self, variables: ContextVariables) -> str:
         """One log line. Values are substituted textually, as AWS does (the template quotes them); a
         variable without a value, or with an empty one, prints `-`."""
-        escape = _json_escape if self.json else _line_escape
-        pieces: list[str] = []
-        for part in self.parts:
-            if isinstance(part, str):
-                pieces.append(part)
-                continue
-            value = part.resolve(variables) if part.resolve is not None else None
-            if not value:  # no value, or an empty one
-                pieces.append(MISSING)
-            elif part.name == "error.messageString" and self.json:
-                # Already quoted for JSON: escape what is inside the quotes only.
-                pieces.append(f'"{_json_escape(value[1:-1])}"')
-            else:
-                pieces.append(escape(value))
-        return "".join(pieces)
+        return self.render_line(variables)
 
 
 def compile_log_format(template: str) -> LogFormat:
@@ -347,7 +464,8 @@ def compile_log_format(template: str) -> LogFormat:
         position = match.end()
     if position < len(template):
         parts.append(template[position:])
-    log_format = LogFormat(template, tuple(parts), template.lstrip().startswith("{"))
+    json = template.lstrip().startswith("{")
+    log_format = LogFormat(template, tuple(parts), json, _render_function(tuple(parts), json))
     if not {"requestId", "extendedRequestId"} & set(log_format.variables):
         # [DOC] service model AccessLogSettings: "The format must include at least $context.requestId";
         # the HTTP API logging guide accepts $context.extendedRequestId instead.

@@ -11,12 +11,14 @@ CORS headers (never 403), so the browser refuses the call.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from stageway.core.http import GatewayResponse
 from stageway.core.validation import ValidationError, validate_cors_configuration
+
+_MAX_CACHED_ORIGINS: Final = 256
 
 _FIELD = ("corsConfiguration", "allowOrigins")
 # scheme://host[:port]; the host may start with `*.` (any subdomain) [INF]. A bare `scheme://*` is AWS's
@@ -94,6 +96,8 @@ class CorsPolicy:
     """Headers after the allow-origin on non-preflight responses: credentials, expose-headers."""
     preflight_tail: tuple[tuple[str, str], ...]
     """Fixed preflight headers after allow-origin/methods/headers: max-age, credentials."""
+    _by_origin: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
+    """`response_headers` by request Origin: a browser app sends the same one on every call."""
 
     def allowed_origin(self, origin: str) -> str | None:
         """The `Access-Control-Allow-Origin` value for this request Origin, or None when not allowed."""
@@ -160,22 +164,29 @@ class CorsPolicy:
         response.extend(self.preflight_tail)
         return GatewayResponse(204, response)
 
-    def response_headers(self, request_origin: str | None) -> list[tuple[str, str]]:
+    def response_headers(self, request_origin: str | None) -> tuple[tuple[str, str], ...]:
         """The CORS headers added to a non-preflight response: none without an allowed `Origin`."""
         if not request_origin:
-            return []
-        allowed = self.allowed_origin(request_origin)
-        if allowed is None:
-            return []
-        response = self._origin_headers(allowed)
-        response.extend(self.actual_tail)
-        return response
+            return ()
+        headers = self._by_origin.get(request_origin)
+        if headers is None:
+            allowed = self.allowed_origin(request_origin)
+            headers = () if allowed is None else (*self._origin_headers(allowed), *self.actual_tail)
+            if len(self._by_origin) >= _MAX_CACHED_ORIGINS:
+                self._by_origin.clear()
+            self._by_origin[request_origin] = headers
+        return headers
 
     @staticmethod
-    def strip_backend_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    def strip_backend_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The integration's response headers without its CORS headers (AWS: "If you configure CORS for
-        an API, API Gateway ignores CORS headers returned from your backend integration")."""
-        return [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]
+        an API, API Gateway ignores CORS headers returned from your backend integration"). Names arrive
+        lower-case; the list itself is returned when there is nothing to strip, as for most backends."""
+        for name, _ in headers:
+            # Only a name starting with "a" can be one: the cheap test first, case-insensitively after.
+            if name[:1] in "aA" and name.lower().startswith("access-control-"):
+                return [header for header in headers if not header[0].lower().startswith("access-control-")]
+        return headers
 
 
 def _strings(config: Mapping[str, Any], name: str) -> list[str]:

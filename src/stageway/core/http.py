@@ -32,8 +32,11 @@ class IncomingRequest:
 
     def header(self, name: str) -> str | None:
         """All values of a header (name lower-case) joined with "," as AWS joins them, or None."""
-        values = [value for key, value in self.headers if key == name]
-        return ",".join(values) if values else None
+        found: str | None = None
+        for key, value in self.headers:
+            if key == name:
+                found = value if found is None else f"{found},{value}"
+        return found
 
 
 @dataclass(slots=True)

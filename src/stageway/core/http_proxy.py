@@ -65,6 +65,8 @@ class UriTemplate:
     parts: tuple[_Part, ...]
     static: str | None
     """The URI itself when it has no placeholders (most non-greedy routes): nothing to substitute."""
+    static_without_query: bool = False
+    """`static` has no query and no fragment: a query string is appended as `?query`."""
 
     def render(
         self,
@@ -95,8 +97,11 @@ class UriTemplate:
                 else:
                     pieces.append(part.literal)
             url = "".join(pieces)
-        if append_path is None and not raw_query:
-            return url
+        if append_path is None:
+            if not raw_query:
+                return url
+            if url is self.static and self.static_without_query:
+                return f"{url}?{raw_query}"  # the common mapped-query case, without taking the URL apart
         return _extend_url(url, append_path, raw_query)
 
 
@@ -131,7 +136,9 @@ def compile_uri_template(integration_uri: str, *, greedy_parameters: Collection[
     if position < len(integration_uri) or not parts:
         parts.append(_Part(literal=integration_uri[position:]))
     static = integration_uri if position == 0 else None
-    return UriTemplate(integration_uri, tuple(parts), static)
+    return UriTemplate(
+        integration_uri, tuple(parts), static, static is not None and "?" not in static and "#" not in static
+    )
 
 
 def _escape_dot_segments(path: str) -> str:

@@ -22,6 +22,7 @@ Semantics (AWS documents the keys and values, not every edge; [INF] where noted)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ class ValueTemplate:
         parts = self.parts
         if len(parts) == 1:
             only = parts[0]
-            return only if isinstance(only, str) else only(env)
+            return only if only.__class__ is str else only(env)  # type: ignore[operator]
         pieces: list[str] = []
         for part in parts:
             if isinstance(part, str):
@@ -373,7 +374,7 @@ class _Operation:
 _ACTION_ORDER = {"remove": 0, "overwrite": 1, "append": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MappingResult:
     """The integration request after mapping."""
 
@@ -391,23 +392,80 @@ def _clean(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ") if "\n" in value or "\r" in value else value
 
 
+@dataclass(frozen=True, slots=True)
+class _Edits:
+    """The operations on one kind of parameter (headers, or query string parameters), prepared per
+    deployment: what the request loses whatever it holds, and what each `overwrite:`/`append:` adds once
+    its value renders. Every request runs through this, so the per-request work is one render per value
+    and one pass over the request's parameters, none when nothing is dropped."""
+
+    removed: frozenset[str]
+    """Names every request loses: `remove:`, and `overwrite:` with a static value (which always renders)."""
+    setters: tuple[tuple[str, ValueTemplate, bool], ...]
+    """(name, value, drops) in the order they apply, overwrites before appends. `drops`: an `overwrite:`
+    whose value may be missing, which drops the name only when its value renders."""
+    active: bool
+    fixed: list[tuple[str, str]] | None = None
+    """Every value is static text: the (name, value) pairs every request gets, made once (header values
+    already cleaned of line breaks)."""
+    fixed_query: str = ""
+    """`fixed` as an encoded query string (query string edits)."""
+
+    @classmethod
+    def of(cls, operations: Sequence[_Operation], *, headers: bool) -> _Edits:
+        ordered = sorted(operations, key=lambda op: _ACTION_ORDER[op.action])
+        removed = frozenset(
+            op.name
+            for op in ordered
+            if op.action == "remove" or (op.action == "overwrite" and op.value is not None and op.value.is_static)
+        )
+        setters = tuple(
+            (op.name, op.value, op.action == "overwrite" and not op.value.is_static)
+            for op in ordered
+            if op.action != "remove" and op.value is not None
+        )
+        fixed: list[tuple[str, str]] | None = None
+        if all(template.is_static for _, template, _ in setters):
+            texts = [(name, "".join(template.parts)) for name, template, _ in setters]  # type: ignore[arg-type]
+            fixed = [(name, _clean(text)) for name, text in texts] if headers else texts
+        return cls(
+            removed,
+            setters,
+            bool(removed or setters),
+            fixed,
+            "" if headers else "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in fixed or ()),
+        )
+
+    def render(self, env: ValueSources) -> tuple[set[str] | frozenset[str], list[tuple[str, str]]]:
+        """The names to drop from the request and the (name, value) pairs to add after what is kept (the
+        caller must not change the list)."""
+        if self.fixed is not None:
+            return self.removed, self.fixed
+        dropped: set[str] | frozenset[str] = self.removed
+        added: list[tuple[str, str]] = []
+        for name, template, drops in self.setters:
+            value = template.render(env)
+            if value is None:
+                continue  # a missing source: the parameter is not sent (and an overwrite keeps the old)
+            if drops:
+                dropped = {*dropped, name}
+            added.append((name, value))
+        return dropped, added
+
+
+NO_EDITS: Final = _Edits(frozenset(), (), active=False)
+
+
 def _edit_headers(
-    headers: list[tuple[str, str]], operations: tuple[_Operation, ...], env: ValueSources
+    headers: list[tuple[str, str]], edits: _Edits, env: ValueSources
 ) -> list[tuple[str, str]]:
-    values = [op.value.render(env) if op.value is not None else None for op in operations]
-    dropped = {
-        op.name
-        for op, value in zip(operations, values, strict=True)
-        if op.action == "remove" or (op.action == "overwrite" and value is not None)
-    }
-    edited = (
-        [(name, value) for name, value in headers if name.lower() not in dropped]
-        if dropped
-        else list(headers)
-    )
-    for op, value in zip(operations, values, strict=True):
-        if value is not None and op.action != "remove":
-            edited.append((op.name, _clean(value)))
+    dropped, added = edits.render(env)
+    edited = [(name, value) for name, value in headers if name.lower() not in dropped] if dropped else headers[:]
+    if added is edits.fixed:
+        edited += added  # cleaned when made
+    else:
+        for name, value in added:
+            edited.append((name, _clean(value)))
     return edited
 
 
@@ -416,31 +474,38 @@ def _query_name(piece: str) -> str:
     return unquote(name.replace("+", " ")) if "%" in name or "+" in name else name
 
 
-def _edit_query(raw_query: str, operations: tuple[_Operation, ...], env: ValueSources) -> str:
-    values = [op.value.render(env) if op.value is not None else None for op in operations]
-    dropped = {
-        op.name
-        for op, value in zip(operations, values, strict=True)
-        if op.action == "remove" or (op.action == "overwrite" and value is not None)
-    }
-    pieces = [piece for piece in raw_query.split("&") if piece and _query_name(piece) not in dropped]
-    for op, value in zip(operations, values, strict=True):
-        if value is not None and op.action != "remove":
-            pieces.append(f"{quote(op.name, safe='')}={quote(value, safe='')}")
-    return "&".join(pieces)
+@functools.lru_cache(maxsize=4096)
+def _encoded(text: str) -> str:
+    # Names, static values and most values from `$context` repeat from request to request.
+    return quote(text, safe="")
+
+
+def _edit_query(raw_query: str, edits: _Edits, env: ValueSources) -> str:
+    dropped, added = edits.render(env)
+    if raw_query and (dropped or "&&" in raw_query or raw_query[0] == "&" or raw_query[-1] == "&"):
+        raw_query = "&".join(piece for piece in raw_query.split("&") if piece and _query_name(piece) not in dropped)
+    if not added:
+        return raw_query
+    if added is edits.fixed:
+        appended = edits.fixed_query
+    else:
+        appended = "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in added)
+    return f"{raw_query}&{appended}" if raw_query else appended
 
 
 @dataclass(frozen=True, slots=True)
 class RequestMapping:
     """An integration's compiled `requestParameters`."""
 
-    header_operations: tuple[_Operation, ...] = ()
-    query_operations: tuple[_Operation, ...] = ()
+    header_edits: _Edits = NO_EDITS
+    query_edits: _Edits = NO_EDITS
     path: ValueTemplate | None = None
+    is_empty: bool = dataclasses.field(init=False)
+    """Nothing to map: the pipeline skips building the request's `$context` view (checked per request)."""
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.header_operations or self.query_operations or self.path is not None)
+    def __post_init__(self) -> None:
+        empty = not (self.header_edits.active or self.query_edits.active or self.path is not None)
+        object.__setattr__(self, "is_empty", empty)  # frozen: set once, here
 
     def apply(self, context: ContextVariables, headers: list[tuple[str, str]]) -> MappingResult:
         """Map one request. `context` is the request's `$context` view (its request and route are the
@@ -449,14 +514,8 @@ class RequestMapping:
         client's (`context.request.raw_query`)."""
         request = context.request
         env = ValueSources(context, request.headers, request.body, request.raw_query)
-        out_headers = (
-            _edit_headers(headers, self.header_operations, env) if self.header_operations else headers
-        )
-        raw_query = (
-            _edit_query(request.raw_query, self.query_operations, env)
-            if self.query_operations
-            else request.raw_query
-        )
+        out_headers = _edit_headers(headers, self.header_edits, env) if self.header_edits.active else headers
+        raw_query = _edit_query(request.raw_query, self.query_edits, env) if self.query_edits.active else request.raw_query
         path = None
         if self.path is not None:
             path = self.path.render(env)
@@ -538,11 +597,7 @@ def compile_request_parameters(
             raise _invalid(f"Invalid Request Actioned Parameter destination specified: {key}", field)
         operation = _Operation(action, name, _check_value(key, value, field, response=False))
         (headers if target == "header" else queries).append(operation)
-    return RequestMapping(
-        tuple(sorted(headers, key=lambda op: _ACTION_ORDER[op.action])),
-        tuple(sorted(queries, key=lambda op: _ACTION_ORDER[op.action])),
-        path,
-    )
+    return RequestMapping(_Edits.of(headers, headers=True), _Edits.of(queries, headers=False), path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -551,7 +606,7 @@ def compile_request_parameters(
 
 @dataclass(frozen=True, slots=True)
 class _ResponseRules:
-    header_operations: tuple[_Operation, ...]
+    header_edits: _Edits
     status: ValueTemplate | None
 
 
@@ -588,8 +643,8 @@ class ResponseMapping:
         if rules is None:
             return status, headers
         env = ValueSources(context, headers, body)
-        if rules.header_operations:
-            headers = _edit_headers(headers, rules.header_operations, env)
+        if rules.header_edits.active:
+            headers = _edit_headers(headers, rules.header_edits, env)
         if rules.status is not None:
             mapped = _status_code(rules.status.render(env))
             if mapped is not None:
@@ -643,7 +698,5 @@ def compile_response_parameters(params: Mapping[str, Mapping[str, str]] | None) 
             operations.append(
                 _Operation(action, name.lower(), _check_value(key, value, field, response=True))
             )
-        rules[code] = _ResponseRules(
-            tuple(sorted(operations, key=lambda op: _ACTION_ORDER[op.action])), status
-        )
+        rules[code] = _ResponseRules(_Edits.of(operations, headers=True), status)
     return ResponseMapping(MappingProxyType(rules))

@@ -94,13 +94,16 @@ class TokenBucket:
 
 def take_all(buckets: Sequence[TokenBucket], now: float) -> bool:
     """Take one token from every bucket if each has one; otherwise take none."""
+    admitted = True
     for bucket in buckets:
         bucket.refill(now)
-    if all(bucket.tokens >= _WHOLE_TOKEN for bucket in buckets):
-        for bucket in buckets:
-            bucket.tokens = max(0.0, bucket.tokens - 1.0)
-        return True
-    return False
+        if bucket.tokens < _WHOLE_TOKEN:
+            admitted = False  # every bucket is still refilled: its clock moves on either way
+    if not admitted:
+        return False
+    for bucket in buckets:
+        bucket.tokens = max(0.0, bucket.tokens - 1.0)
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
 from stageway.core.mapping import MappingResult
+from stageway.core.throttle import ThrottleLimit
 from stageway.gateway.plan import (
     AccessLogPlan,
     AwsServicePlan,
@@ -57,8 +59,8 @@ class Exchange:
     integration_error: str = ""
     context: ContextVariables | None = None
     """The `$context` view, once something needed it (parameter mapping); access logs reuse it."""
-    facts: RequestFacts = NO_FACTS
-    """What the authorizer learned (for `$context.authorizer.*` and `$context.identity.*`)."""
+    facts: RequestFacts | None = None
+    """What the authorizer learned (for `$context.authorizer.*` and `$context.identity.*`); None: nothing."""
 
     @property
     def detailed_metrics(self) -> bool:
@@ -91,6 +93,10 @@ class Gateway:
         self.http_client = http_client
         self.functions = functions
         self.throttler = throttler
+        # An in-process throttler answers without I/O: call it directly rather than through a coroutine.
+        self._admit_now: Callable[[Sequence[ThrottleLimit], float], bool] | None = (
+            getattr(throttler, "admit_now", None) if getattr(throttler, "in_process", False) else None
+        )
         self.authorizers = authorizers
         self.stage_logs = stage_logs
 
@@ -108,14 +114,12 @@ class Gateway:
         if sink is None:
             return
         response = exchange.response
-        context = exchange.context or ContextVariables(exchange.request, exchange.route, exchange.facts)
+        context = exchange.context or ContextVariables(exchange.request, exchange.route)
         known = exchange.facts
-        # Built whole rather than with dataclasses.replace: this runs once per logged request.
-        context.facts = RequestFacts(
-            authorizer=known.authorizer,
-            authorizer_error=known.authorizer_error,
-            error_response_type=known.error_response_type,
-            identity=known.identity,
+        route = exchange.route
+        # Built whole rather than with dataclasses.replace (this runs once per logged request), and what the
+        # authorizer learned is copied only when there was an authorizer.
+        facts = RequestFacts(
             status=response.status,
             response_length=len(response.body),
             response_latency_ms=latency_ms,
@@ -124,9 +128,15 @@ class Gateway:
             integration_error=exchange.integration_error,
             integration_request_id=exchange.integration_request_id,
             error_message=exchange.error_message,
-            base_path_matched=(exchange.route.mapping_key or "") if exchange.route else "",
+            base_path_matched=(route.mapping_key or "") if route is not None else "",
             data_processed=len(exchange.request.body) + len(response.body),
         )
+        if known is not None:
+            facts.authorizer = known.authorizer
+            facts.authorizer_error = known.authorizer_error
+            facts.error_response_type = known.error_response_type
+            facts.identity = known.identity
+        context.facts = facts
         sink.write(settings.format.render(context) + "\n")
 
     async def _handle(self, request: IncomingRequest) -> Exchange:
@@ -164,7 +174,14 @@ class Gateway:
         exchange = Exchange(request, _PLACEHOLDER, route, stage)
         try:
             # Throttled requests reach neither the authorizer nor the integration (spec §8).
-            if not await self.throttler.admit(stage.throttle.limits_for(match.route_key), time.monotonic()):
+            limits = stage.throttle.limits_for(match.route_key)
+            admit_now = self._admit_now
+            admitted = (
+                admit_now(limits, time.monotonic())
+                if admit_now is not None
+                else await self.throttler.admit(limits, time.monotonic())
+            )
+            if not admitted:
                 raise TooManyRequests(f"throttled on route {match.route_key}")
             if match.target.auth.authorization_type != "NONE":
                 await self._authorize(match.target, request, route, exchange)
@@ -174,7 +191,7 @@ class Gateway:
             exchange.error_message = error.message
             if isinstance(error, AuthError):
                 exchange.facts = dataclasses.replace(
-                    exchange.facts, authorizer_error=error.authorizer_error, error_response_type=error.response_type
+                    exchange.facts or NO_FACTS, authorizer_error=error.authorizer_error, error_response_type=error.response_type
                 )
             else:
                 exchange.integration_error = error.detail

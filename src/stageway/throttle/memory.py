@@ -12,8 +12,14 @@ class MemoryThrottler:
     """Buckets by `ThrottleLimit.key`, created full on first use. A bucket whose limits changed (a new
     deployment) is resized in place, keeping the tokens it has up to the new burst."""
 
+    # Resolved bucket lists are kept per limits tuple; a few deployments' worth is plenty.
+    _MAX_RESOLVED = 4096
+
     def __init__(self) -> None:
         self._buckets: dict[str, TokenBucket] = {}
+        self._resolved: dict[int, tuple[Sequence[ThrottleLimit], tuple[TokenBucket, ...]]] = {}
+        """By `id()` of a stage's limits tuple (compiled once per deployment): its buckets, checked for size
+        once. The tuple is kept in the entry, so its id cannot be reused while the entry exists."""
 
     def _bucket(self, limit: ThrottleLimit, now: float) -> TokenBucket:
         bucket = self._buckets.get(limit.key)
@@ -25,9 +31,20 @@ class MemoryThrottler:
 
     def admit_now(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         """`admit` without the coroutine, for callers that know the back end is in-process."""
-        if len(limits) == 1:  # the common case: only the account bucket applies
-            return self._bucket(limits[0], now).take(now)
-        return take_all([self._bucket(limit, now) for limit in limits], now)
+        entry = self._resolved.get(id(limits))
+        if entry is None or entry[0] is not limits:
+            if len(self._resolved) >= self._MAX_RESOLVED:
+                self._resolved.clear()
+            entry = self._resolved[id(limits)] = (limits, tuple(self._bucket(limit, now) for limit in limits))
+        buckets = entry[1]
+        if len(buckets) == 1:  # the common case: only the account bucket applies
+            return buckets[0].take(now)
+        return take_all(buckets, now)
+
+    @property
+    def in_process(self) -> bool:
+        """True: `admit_now` answers without I/O, so the pipeline need not await `admit`."""
+        return True
 
     async def admit(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         return self.admit_now(limits, now)
