@@ -24,7 +24,7 @@ import pytest
 
 from stageway.core.errors import error_response
 from stageway.core.http import GatewayResponse, IncomingRequest
-from stageway.gateway.pipeline import Exchange
+from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import DataPlaneApp
 from stageway.server.protocol import DataPlaneServer
 

@@ -55,16 +55,26 @@ apis:
             in_a_row = 0
             while in_a_row < 20 and time.monotonic() < deadline:
                 status, _, body, _ = http("GET", server.url + "/one")
-                in_a_row = in_a_row + 1 if status == 200 else 0
-                if status != 200:
+                # A worker that has not seen the route yet answers from the `$default` route (the echo).
+                found = status == 200 and json.loads(body).get("id") == 1
+                in_a_row = in_a_row + 1 if found else 0
+                if not found:
                     time.sleep(0.1)
             assert in_a_row == 20
-            assert json.loads(body)["id"] == 1
             assert server.process is not None
             children = _children(server.process.pid)
             assert len(children) >= 2
         assert server.process.returncode == 0
-        assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
+
+        def survivors() -> list[int]:
+            return [pid for pid in children if Path(f"/proc/{pid}").exists() and _state(pid) not in ("Z", "gone")]
+
+        # multiprocessing's helper (its resource tracker) notices the parent's exit a moment later: allow a
+        # few seconds for every child to be gone, none may outlive that.
+        deadline = time.monotonic() + 5
+        while survivors() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not survivors()
 
 
 def _children(pid: int) -> list[int]:

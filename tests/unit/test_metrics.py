@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
-from stageway.gateway.pipeline import Exchange
+from stageway.gateway.exchange import Exchange
 from stageway.server.metrics import GatewayMetrics
 
 

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from stageway.core.http import GatewayResponse, IncomingRequest
-from stageway.gateway.pipeline import Exchange
+from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import DataPlaneApp, new_request, request_line_and_headers_size
 from stageway.server.protocol import encode_response
 

@@ -371,24 +371,27 @@ _INLINE: dict[str, str] = {
 }
 
 
-def _render_function(parts: tuple[str | _Reference, ...], json: bool) -> Callable[[ContextVariables], str]:
-    """One function per format that renders a line: `TEMPLATE % (value, value, ...)`.
+def render_function(
+    log_format: LogFormat, inline: Mapping[str, str], arguments: str = "v"
+) -> Callable[..., str] | None:
+    """A function that renders a line of `log_format`: `TEMPLATE % (value, value, ...)`.
 
     Generated as source, as `dataclasses` generates `__init__`: a log line is written for every request of
     a logged stage, and a walk over the parts with a type test, a call and an escape check per part cost
-    about as much as the rest of the pipeline's features together. Here each reference is one resolver
-    call, and the escape call is left out for the values that never need one."""
-    escape = _json_escape if json else _line_escape
+    about as much as the rest of the pipeline's features together. `inline` gives variables as Python
+    expressions over `arguments`; with the default `v` (a ContextVariables), any other variable is a call
+    of its resolver. With other arguments every variable must be in `inline` (None otherwise: the caller
+    falls back to a ContextVariables). The escape call is left out for values that never need one."""
+    escape = _json_escape if log_format.json else _line_escape
     namespace: dict[str, object] = {
         "_MISSING": MISSING,
         "_escape": escape,
         "_quoted": _quoted_json,
-        "_number": _number,
         "_clf_time": clf_time,
     }
     template: list[str] = []
     values: list[str] = []
-    for part in parts:
+    for part in log_format.parts:
         if isinstance(part, str):
             template.append(part.replace("%", "%%"))
             continue
@@ -396,22 +399,21 @@ def _render_function(parts: tuple[str | _Reference, ...], json: bool) -> Callabl
         if part.resolve is None:
             values.append("_MISSING")
             continue
-        value = _INLINE.get(part.name)
+        value = inline.get(part.name)
         if value is None:
+            if arguments != "v":
+                return None
             value = f"_r{len(values)}(v)"
             namespace[f"_r{len(values)}"] = part.resolve
         if part.name in _PLAIN_VALUES:
             values.append(f"({value} or _MISSING)")
-        elif part.name == "error.messageString" and json:
+        elif part.name == "error.messageString" and log_format.json:
             # Already quoted for JSON: escape what is inside the quotes only.
             values.append(f"_quoted({value})")
         else:
             values.append(f"((_x := {value}) and _escape(_x) or _MISSING)")
     namespace["_TEMPLATE"] = "".join(template)
-    if not values:
-        source = "def render(v):\n    return _TEMPLATE % ()\n"
-    else:
-        source = f"def render(v):\n    return _TEMPLATE % ({', '.join(values)},)\n"
+    source = f"def render({arguments}):\n    return _TEMPLATE % ({''.join(value + ', ' for value in values)})\n"
     exec(compile(source, "<access-log format>", "exec"), namespace)  # noqa: S102 - source built above from names
     return namespace["render"]  # type: ignore[return-value]
 
@@ -429,6 +431,7 @@ class LogFormat:
     json: bool
     """True for a format that is a JSON object: values are escaped to stay valid JSON string content."""
     render_line: Callable[[ContextVariables], str] = field(compare=False, repr=False, default=lambda v: "")
+    """Set by `compile_log_format` (`render_function` with `$context` resolvers)."""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -464,8 +467,10 @@ def compile_log_format(template: str) -> LogFormat:
         position = match.end()
     if position < len(template):
         parts.append(template[position:])
-    json = template.lstrip().startswith("{")
-    log_format = LogFormat(template, tuple(parts), json, _render_function(tuple(parts), json))
+    log_format = LogFormat(template, tuple(parts), template.lstrip().startswith("{"))
+    render_line = render_function(log_format, _INLINE)
+    assert render_line is not None  # with `v`, every variable has an expression or a resolver
+    object.__setattr__(log_format, "render_line", render_line)  # frozen: set once, here
     if not {"requestId", "extendedRequestId"} & set(log_format.variables):
         # [DOC] service model AccessLogSettings: "The format must include at least $context.requestId";
         # the HTTP API logging guide accepts $context.extendedRequestId instead.

@@ -401,9 +401,10 @@ class _Edits:
 
     removed: frozenset[str]
     """Names every request loses: `remove:`, and `overwrite:` with a static value (which always renders)."""
-    setters: tuple[tuple[str, ValueTemplate, bool], ...]
-    """(name, value, drops) in the order they apply, overwrites before appends. `drops`: an `overwrite:`
-    whose value may be missing, which drops the name only when its value renders."""
+    setters: tuple[tuple[str, ValueTemplate, bool, Getter | None], ...]
+    """(name, value, drops, getter) in the order they apply, overwrites before appends. `drops`: an
+    `overwrite:` whose value may be missing, which drops the name only when its value renders. `getter`:
+    the value is one reference alone (`$context.requestId`), called directly."""
     active: bool
     fixed: list[tuple[str, str]] | None = None
     """Every value is static text: the (name, value) pairs every request gets, made once (header values
@@ -420,13 +421,13 @@ class _Edits:
             if op.action == "remove" or (op.action == "overwrite" and op.value is not None and op.value.is_static)
         )
         setters = tuple(
-            (op.name, op.value, op.action == "overwrite" and not op.value.is_static)
+            (op.name, op.value, op.action == "overwrite" and not op.value.is_static, _only_getter(op.value))
             for op in ordered
             if op.action != "remove" and op.value is not None
         )
         fixed: list[tuple[str, str]] | None = None
-        if all(template.is_static for _, template, _ in setters):
-            texts = [(name, "".join(template.parts)) for name, template, _ in setters]  # type: ignore[arg-type]
+        if all(template.is_static for _, template, _, _ in setters):
+            texts = [(name, "".join(template.parts)) for name, template, _, _ in setters]  # type: ignore[arg-type]
             fixed = [(name, _clean(text)) for name, text in texts] if headers else texts
         return cls(
             removed,
@@ -443,8 +444,8 @@ class _Edits:
             return self.removed, self.fixed
         dropped: set[str] | frozenset[str] = self.removed
         added: list[tuple[str, str]] = []
-        for name, template, drops in self.setters:
-            value = template.render(env)
+        for name, template, drops, getter in self.setters:
+            value = getter(env) if getter is not None else template.render(env)
             if value is None:
                 continue  # a missing source: the parameter is not sent (and an overwrite keeps the old)
             if drops:
@@ -454,6 +455,11 @@ class _Edits:
 
 
 NO_EDITS: Final = _Edits(frozenset(), (), active=False)
+
+
+def _only_getter(template: ValueTemplate) -> Getter | None:
+    only = template.parts[0] if len(template.parts) == 1 else None
+    return None if only is None or isinstance(only, str) else only
 
 
 def _edit_headers(

@@ -41,6 +41,7 @@ from stageway.gateway.plan import (
     RoutePlan,
     StagePlan,
 )
+from stageway.gateway.stage_log import exchange_renderer
 from stageway.store.base import Document, Store
 from stageway.store.deployments import stage_snapshot
 
@@ -240,7 +241,8 @@ def _access_log_plan(settings: dict[str, Any] | None) -> AccessLogPlan | None:
     if not settings or not settings.get("format") or not settings.get("destinationArn"):
         return None
     try:
-        return AccessLogPlan(compile_log_format(settings["format"]), settings["destinationArn"])
+        log_format = compile_log_format(settings["format"])
+        return AccessLogPlan(log_format, settings["destinationArn"], exchange_renderer(log_format))
     except ValueError as error:
         log.error("accessLogSettings ignored: %s", error)
         return None

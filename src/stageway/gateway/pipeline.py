@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from stageway.auth import AuthError, Authorizers
@@ -23,6 +22,7 @@ from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
 from stageway.core.mapping import MappingResult
 from stageway.core.throttle import ThrottleLimit
+from stageway.gateway.exchange import Exchange
 from stageway.gateway.plan import (
     AccessLogPlan,
     AwsServicePlan,
@@ -30,9 +30,9 @@ from stageway.gateway.plan import (
     HttpProxyPlan,
     LambdaPlan,
     RoutePlan,
-    StagePlan,
 )
 from stageway.gateway.selection import select
+from stageway.gateway.stage_log import render_line
 from stageway.integrations.aws_service import AwsServices, call_aws_service
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.integrations.lambda_proxy import FunctionInvoker, call_lambda
@@ -41,30 +41,6 @@ from stageway.throttle import Throttler
 log = logging.getLogger("stageway.gateway")
 
 NO_FACTS = RequestFacts()
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One request and how it was answered."""
-
-    request: IncomingRequest
-    response: GatewayResponse
-    route: RouteContext | None = None
-    stage: StagePlan | None = None
-    """The stage that took the request (None: no API or stage, so no stage access log, as on AWS)."""
-    integration_status: int | None = None
-    integration_latency_ms: float | None = None
-    integration_request_id: str = ""
-    error_message: str = ""
-    integration_error: str = ""
-    context: ContextVariables | None = None
-    """The `$context` view, once something needed it (parameter mapping); access logs reuse it."""
-    facts: RequestFacts | None = None
-    """What the authorizer learned (for `$context.authorizer.*` and `$context.identity.*`); None: nothing."""
-
-    @property
-    def detailed_metrics(self) -> bool:
-        return self.stage is not None and self.stage.detailed_metrics
 
 
 class StageLogWriter(Protocol):
@@ -111,33 +87,8 @@ class Gateway:
     def _write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, latency_ms: float) -> None:
         """One line in the stage's own format (spec §10); written only for requests that reached a stage."""
         sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
-        if sink is None:
-            return
-        response = exchange.response
-        context = exchange.context or ContextVariables(exchange.request, exchange.route)
-        known = exchange.facts
-        route = exchange.route
-        # Built whole rather than with dataclasses.replace (this runs once per logged request), and what the
-        # authorizer learned is copied only when there was an authorizer.
-        facts = RequestFacts(
-            status=response.status,
-            response_length=len(response.body),
-            response_latency_ms=latency_ms,
-            integration_status=exchange.integration_status,
-            integration_latency_ms=exchange.integration_latency_ms,
-            integration_error=exchange.integration_error,
-            integration_request_id=exchange.integration_request_id,
-            error_message=exchange.error_message,
-            base_path_matched=(route.mapping_key or "") if route is not None else "",
-            data_processed=len(exchange.request.body) + len(response.body),
-        )
-        if known is not None:
-            facts.authorizer = known.authorizer
-            facts.authorizer_error = known.authorizer_error
-            facts.error_response_type = known.error_response_type
-            facts.identity = known.identity
-        context.facts = facts
-        sink.write(settings.format.render(context) + "\n")
+        if sink is not None:
+            sink.write(render_line(settings.format, settings.renderer, exchange, latency_ms))
 
     async def _handle(self, request: IncomingRequest) -> Exchange:
         plan = self.plan  # one read: the whole request sees one configuration even if a deploy lands meanwhile

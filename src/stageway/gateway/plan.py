@@ -7,6 +7,7 @@ configuration, never a mix).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,8 @@ class AccessLogPlan:
     format: LogFormat
     destination: str
     """`stdout`, `stderr`, a file path, or a CloudWatch log group ARN (written to a file named after it)."""
+    renderer: Callable[..., str] | None = None
+    """`stage_log.exchange_renderer(format)`: lines straight from the Exchange, when the format allows."""
 
 
 @dataclass(frozen=True, slots=True)

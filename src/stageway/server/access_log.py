@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from stageway.core.clock import clf_time
-from stageway.gateway.pipeline import Exchange
+from stageway.gateway.exchange import Exchange
 
 
 def default_line(exchange: Exchange, latency_ms: float) -> str:

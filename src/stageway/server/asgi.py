@@ -18,7 +18,8 @@ from typing import Any
 from stageway.core.errors import InternalServerError, PayloadTooLarge, error_response
 from stageway.core.http import GatewayResponse, IncomingRequest
 from stageway.core.ids import new_request_id
-from stageway.gateway.pipeline import Exchange, Gateway
+from stageway.gateway.exchange import Exchange
+from stageway.gateway.pipeline import Gateway
 from stageway.server.access_log import AccessLog, default_line
 from stageway.server.metrics import GatewayMetrics
 

@@ -43,7 +43,7 @@ import httptools
 from stageway.core.errors import error_response
 from stageway.core.http import GatewayResponse, IncomingRequest
 from stageway.core.ids import new_request_id
-from stageway.gateway.pipeline import Exchange
+from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
     MAX_PAYLOAD_BYTES,
     MAX_REQUEST_LINE_AND_HEADERS,

@@ -1,0 +1,97 @@
+"""Stage access-log lines (spec §10) from an answered request's `Exchange`.
+
+Two ways to the same line. The general one builds the `$context` view of the request (`ContextVariables`
+with every fact the pipeline learned) and lets the compiled format resolve each variable from it. The fast
+one serves formats whose variables are all in `_FROM_EXCHANGE`, the ones access logs are made of: a render
+function generated per format reads them straight from the Exchange, with no view and no facts object
+built. A stage with logging writes a line for every request, and building those two objects cost about
+as much as rendering the line. tests/unit/test_stage_log.py renders every variable both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stageway.core.context_vars import ContextVariables, LogFormat, RequestFacts, render_function
+from stageway.gateway.exchange import Exchange
+
+ExchangeRenderer = Callable[[Exchange, float], str]
+"""(exchange, response latency in ms) -> the line, without its newline."""
+
+# `$context` variables as expressions over `x` (the Exchange) and `latency_ms`; each gives what its resolver
+# gives on the `ContextVariables` that `context_for_log` builds.
+_ROUTE = "x.route"
+_FROM_EXCHANGE: dict[str, str] = {
+    "requestId": "x.request.request_id",
+    "extendedRequestId": "x.request.request_id",
+    "httpMethod": "x.request.method",
+    "identity.sourceIp": "x.request.source_ip",
+    "identity.userAgent": "x.request.header('user-agent')",
+    "protocol": "'HTTP/1.1'",
+    "requestTime": "_clf_time(x.request.time_epoch_ms)",
+    "requestTimeEpoch": "str(x.request.time_epoch_ms)",
+    "routeKey": f"({_ROUTE}.route_key if {_ROUTE} is not None else None)",
+    "stage": f"({_ROUTE}.stage if {_ROUTE} is not None else None)",
+    "apiId": f"({_ROUTE}.api_id if {_ROUTE} is not None else None)",
+    "accountId": f"({_ROUTE}.account_id if {_ROUTE} is not None else None)",
+    "path": f"({_ROUTE}.stage_raw_path if {_ROUTE} is not None else x.request.raw_path)",
+    "domainName": f"({_ROUTE}.domain_name if {_ROUTE} is not None and {_ROUTE}.domain_name else x.request.host)",
+    "customDomain.basePathMatched": f"({_ROUTE}.mapping_key if {_ROUTE} is not None else None)",
+    "status": "str(x.response.status)",
+    "responseLength": "str(len(x.response.body))",
+    "responseLatency": "f'{latency_ms:.0f}'",
+    "dataProcessed": "str(len(x.request.body) + len(x.response.body))",
+    "integrationLatency": "(None if (_n := x.integration_latency_ms) is None else f'{_n:.0f}')",
+    "integration.latency": "(None if (_n := x.integration_latency_ms) is None else f'{_n:.0f}')",
+    # The pipeline records no Lambda invoke status, so these are the integration's own status.
+    "integrationStatus": "(None if (_n := x.integration_status) is None else str(_n))",
+    "integration.integrationStatus": "(None if (_n := x.integration_status) is None else str(_n))",
+    "integration.status": "(None if (_n := x.integration_status) is None else str(_n))",
+    "error.message": "x.error_message",
+    "integrationErrorMessage": "x.integration_error",
+    "integration.error": "x.integration_error",
+    "awsEndpointRequestId": "x.integration_request_id",
+    "integration.requestId": "x.integration_request_id",
+}
+
+
+def exchange_renderer(log_format: LogFormat) -> ExchangeRenderer | None:
+    """The fast renderer of a format, or None when it uses a variable only the general way knows
+    (authorizer and identity values, error types); made once per deployment."""
+    return render_function(log_format, _FROM_EXCHANGE, "x, latency_ms")
+
+
+def context_for_log(exchange: Exchange, latency_ms: float) -> ContextVariables:
+    """The request's `$context` view with everything known once it was answered (the general way)."""
+    response = exchange.response
+    route = exchange.route
+    # Built whole rather than with dataclasses.replace, and what the authorizer learned is copied only
+    # when there was an authorizer.
+    facts = RequestFacts(
+        status=response.status,
+        response_length=len(response.body),
+        response_latency_ms=latency_ms,
+        integration_status=exchange.integration_status,
+        integration_latency_ms=exchange.integration_latency_ms,
+        integration_error=exchange.integration_error,
+        integration_request_id=exchange.integration_request_id,
+        error_message=exchange.error_message,
+        base_path_matched=(route.mapping_key or "") if route is not None else "",
+        data_processed=len(exchange.request.body) + len(response.body),
+    )
+    known = exchange.facts
+    if known is not None:
+        facts.authorizer = known.authorizer
+        facts.authorizer_error = known.authorizer_error
+        facts.error_response_type = known.error_response_type
+        facts.identity = known.identity
+    context = exchange.context or ContextVariables(exchange.request, route)
+    context.facts = facts
+    return context
+
+
+def render_line(log_format: LogFormat, renderer: ExchangeRenderer | None, exchange: Exchange, latency_ms: float) -> str:
+    """One line of a stage's access log, newline included."""
+    if renderer is not None:
+        return renderer(exchange, latency_ms) + "\n"
+    return log_format.render(context_for_log(exchange, latency_ms)) + "\n"
