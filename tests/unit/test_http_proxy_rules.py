@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from stageway.core.forwarding import with_forwarding_headers
+from stageway.core.http import IncomingRequest
 from stageway.core.http_proxy import (
     BackendUrl,
     BadBackendUrl,
     backend_request_headers,
     backend_response_headers,
     compile_uri_template,
+    direct_backend_headers,
     parse_backend_url,
 )
 
@@ -288,3 +293,33 @@ def test_response_headers_pass_through_except_hop_by_hop_and_gateway_owned() -> 
         ("content-encoding", "gzip"),
         ("x-custom", "1"),
     ]
+
+
+_HEADER_NAMES = [
+    "host", "accept", "user-agent", "origin", "content-type", "content-length", "expect", "x-forwarded-for",
+    "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id", "forwarded", "via", "connection", "keep-alive",
+    "te", "upgrade", "x-custom", "cookie",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), st.sampled_from(["a", "b, c", "x-custom", "1.2.3.4"])),
+             max_size=8),
+    st.sampled_from(["http", "https"]),
+)
+def test_the_one_pass_headers_are_the_two_steps_headers(headers: list[tuple[str, str]], scheme: str) -> None:
+    request = IncomingRequest("GET", "/p", "", headers, b"", "198.51.100.7", "rid", 1767261600123,
+                              "api.example.com", scheme=scheme, server_port=8443)
+    direct = direct_backend_headers(request, backend_host="backend:8080")
+    two_steps = backend_request_headers(
+        with_forwarding_headers(request), backend_host="backend:8080", original_host=request.host,
+        client_ip=request.source_ip, scheme=scheme,
+    )
+
+    def without_new_trace_ids(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        # A trace id the gateway makes is random; one the client sent is passed on and must match.
+        sent = any(name == "x-amzn-trace-id" for name, _ in headers)
+        return [(n, "T" if n == "x-amzn-trace-id" and not sent else v) for n, v in pairs]
+
+    assert without_new_trace_ids(direct) == without_new_trace_ids(two_steps)

@@ -521,7 +521,13 @@ class RequestMapping:
         request = context.request
         env = ValueSources(context, request.headers, request.body, request.raw_query)
         out_headers = _edit_headers(headers, self.header_edits, env) if self.header_edits.active else headers
-        raw_query = _edit_query(request.raw_query, self.query_edits, env) if self.query_edits.active else request.raw_query
+        raw_query = request.raw_query
+        query_edits = self.query_edits
+        if query_edits.active:
+            if not raw_query and query_edits.fixed is not None:
+                raw_query = query_edits.fixed_query  # nothing to drop from, nothing to render
+            else:
+                raw_query = _edit_query(raw_query, query_edits, env)
         path = None
         if self.path is not None:
             path = self.path.render(env)

@@ -19,7 +19,12 @@ from stageway.core.cors import CorsPolicy
 from stageway.core.errors import GatewayError, IntegrationFailure, NotFound, TooManyRequests
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
-from stageway.core.http_proxy import BadBackendUrl, backend_request_headers, parse_backend_url
+from stageway.core.http_proxy import (
+    BadBackendUrl,
+    backend_request_headers,
+    direct_backend_headers,
+    parse_backend_url,
+)
 from stageway.core.mapping import MappingResult
 from stageway.core.throttle import ThrottleLimit
 from stageway.gateway.exchange import Exchange
@@ -169,12 +174,15 @@ class Gateway:
         integration = route_plan.integration
         if integration is None:
             raise IntegrationFailure(f"route {route_plan.route_key} has no integration that stageway can call")
-        headers = with_forwarding_headers(request)
         mapped: MappingResult | None = None
+        headers: list[tuple[str, str]] | None = None
+        """With the gateway's forwarding headers; None: an unmapped HTTP proxy request builds its own."""
         if not route_plan.request_mapping.is_empty:
             exchange.context = ContextVariables(request, route, exchange.facts)
-            mapped = route_plan.request_mapping.apply(exchange.context, headers)
+            mapped = route_plan.request_mapping.apply(exchange.context, with_forwarding_headers(request))
             headers = mapped.headers
+        elif not isinstance(integration, HttpProxyPlan):
+            headers = with_forwarding_headers(request)
         started = time.perf_counter()
         try:
             if isinstance(integration, HttpProxyPlan):
@@ -188,6 +196,7 @@ class Gateway:
                     self.aws_services, integration, exchange.context
                 )
             else:
+                assert headers is not None
                 response, exchange.integration_request_id = await self._call_lambda(
                     integration, request, route, headers, mapped
                 )
@@ -208,7 +217,7 @@ class Gateway:
         plan: HttpProxyPlan,
         request: IncomingRequest,
         route: RouteContext,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[str, str]] | None,
         mapped: MappingResult | None,
     ) -> GatewayResponse:
         raw_query = mapped.raw_query if mapped is not None else request.raw_query
@@ -226,13 +235,16 @@ class Gateway:
         if path_override is not None:
             # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
             url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
-        outgoing = backend_request_headers(
-            headers,
-            backend_host=backend.authority,
-            original_host=request.host,
-            client_ip=request.source_ip,
-            scheme=request.scheme,
-        )
+        if headers is None:
+            outgoing = direct_backend_headers(request, backend_host=backend.authority)
+        else:
+            outgoing = backend_request_headers(
+                headers,
+                backend_host=backend.authority,
+                original_host=request.host,
+                client_ip=request.source_ip,
+                scheme=request.scheme,
+            )
         return await self.http_client.send(plan.method or request.method, url, outgoing, request.body, plan.timeout_s)
 
     async def _call_lambda(

@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
+from operator import itemgetter
 from typing import cast
 
 import httptools
@@ -47,12 +48,12 @@ from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
     MAX_PAYLOAD_BYTES,
     MAX_REQUEST_LINE_AND_HEADERS,
+    SERVER_OWNED_HEADERS,
     DataPlaneApp,
     encode_header_value,
     headers_too_large,
     new_request,
     payload_too_large,
-    response_headers,
 )
 
 log = logging.getLogger("stageway.server")
@@ -104,15 +105,24 @@ def _date_line() -> str:
 
 
 def encode_response(response: GatewayResponse, request_id: str, *, connection: str, head_only: bool) -> bytes:
-    """Status line, headers and body in one buffer. `connection` is "" or a whole `connection:` line."""
+    """Status line, headers and body in one buffer. `connection` is "" or a whole `connection:` line.
+
+    The headers sent are `response_headers`'s: the integration's, less those the server owns, then AWS's.
+    Joined with `map(": ".join, ...)` rather than a loop: no Python bytecode per header."""
     status = response.status
-    parts = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n", _date_line()]
-    for name, value in response_headers(response, request_id):
-        parts += (name, ": ", value, "\r\n")
-    parts += (connection, "\r\n")
-    head = "".join(parts)
-    # Status, date, one line a header (four parts each), `connection` if any, the blank line.
-    lines = (len(parts) - 4) // 4 + (4 if connection else 3)
+    headers = response.headers
+    if not SERVER_OWNED_HEADERS.isdisjoint(map(_first, headers)):
+        headers = [header for header in headers if header[0] not in SERVER_OWNED_HEADERS]
+    status_line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n"
+    block = "\r\n".join(map(": ".join, headers))
+    if block:
+        block += "\r\n"
+    head = (
+        f"{status_line}{_date_line()}{block}"
+        f"content-length: {len(response.body)}\r\napigw-requestid: {request_id}\r\n{connection}\r\n"
+    )
+    # Status, date, a line a header, content-length, apigw-requestid, `connection` if any, the blank line.
+    lines = len(headers) + (6 if connection else 5)
     if head.count("\n") != lines or head.count("\r") != lines:
         # A CR or LF in a header would end the head early and let the rest pass as a second response.
         log.error("response to %s has a header with a line break; answering 500 instead", request_id)
@@ -120,8 +130,12 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
     try:
         data = head.encode("latin-1")
     except UnicodeEncodeError:
-        data = b"".join(map(encode_header_value, parts))
+        # A function may return any text: a line that latin-1 cannot carry goes as UTF-8 rather than fail.
+        data = b"\n".join(map(encode_header_value, head.split("\n")))
     return data if head_only else data + response.body
+
+
+_first = itemgetter(0)
 
 
 class _Answer:
