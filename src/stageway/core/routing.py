@@ -64,12 +64,17 @@ class _Node(Generic[T]):
 class RouteMatcher(Generic[T]):
     """A stage's routes compiled for matching. Build with `RouteMatcher.compile(...)`."""
 
-    __slots__ = ("_count", "_default", "_root")
+    __slots__ = ("_count", "_default", "_literal", "_root")
 
-    def __init__(self, root: _Node[T], default: _Route[T] | None, count: int) -> None:
+    def __init__(
+        self, root: _Node[T], default: _Route[T] | None, count: int, literal: dict[str, dict[str, _Route[T]]]
+    ) -> None:
         self._root = root
         self._default = default
         self._count = count
+        self._literal = literal
+        """Routes whose paths have no variables, by path and method: a request path that is one of them
+        (and has nothing to decode) is answered by one lookup, as the walk would answer it."""
 
     @classmethod
     def compile(cls, routes: Iterable[tuple[RouteKey, T]]) -> RouteMatcher[T]:
@@ -109,7 +114,9 @@ class RouteMatcher(Generic[T]):
                     f"Route key {route_key.key} has the same method and path as {table[route_key.method].key}"
                 )
             table[route_key.method] = route
-        return cls(root, default, count)
+        literal: dict[str, dict[str, _Route[T]]] = {}
+        _collect_literal_paths(root, "", literal)
+        return cls(root, default, count, literal)
 
     def __len__(self) -> int:
         return self._count
@@ -122,11 +129,18 @@ class RouteMatcher(Generic[T]):
         # Split first, then decode each segment: `%2F` stays data inside one segment (spec §3.2, decoding).
         # "/" has no segments; a trailing slash leaves an empty last segment, which no `{var}` or literal
         # matches, so `/a/` does not select `GET /a` (HTTP APIs don't strip it, spec §13 item 5).
+        method = method.upper()
+        routes = self._literal.get(raw_path)
+        if routes is not None and "%" not in raw_path:
+            # The walk tries the literal branch first and takes a full match there: the same route.
+            route = routes.get(method) or routes.get(ANY_METHOD)
+            if route is not None:
+                return RouteMatch(route.key, route.target, {})
         path = raw_path.removeprefix("/")
         segments = path.split("/") if path else []
         if "%" in path:  # fast path: most paths have nothing to decode
             segments = [unquote(segment) if "%" in segment else segment for segment in segments]
-        route = _walk(self._root, segments, 0, method.upper())
+        route = _walk(self._root, segments, 0, method)
         if route is None:
             route = self._default  # priority 3: `$default` catches anything no other route took
             if route is None:
@@ -135,6 +149,14 @@ class RouteMatcher(Generic[T]):
         if route.greedy_name is not None:
             parameters[route.greedy_name] = "/".join(segments[route.greedy_index :])
         return RouteMatch(route.key, route.target, parameters)
+
+
+def _collect_literal_paths(node: _Node[T], path: str, into: dict[str, dict[str, _Route[T]]]) -> None:
+    """Every route reached through literal segments only, by its path as a request spells it."""
+    if node.routes:
+        into[path or "/"] = node.routes
+    for text, child in node.literals.items():
+        _collect_literal_paths(child, f"{path}/{text}", into)
 
 
 def _walk(node: _Node[T], segments: list[str], depth: int, method: str) -> _Route[T] | None:

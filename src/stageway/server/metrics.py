@@ -28,7 +28,9 @@ _LATENCY_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 100
 
 
 class _Histogram:
-    """Observations by bucket (not cumulative: one addition per observation; the scrape sums them)."""
+    """Observations by bucket (not cumulative: one addition per observation; the scrape sums them). The
+    bucket of a value is `bisect_left(_LATENCY_BUCKETS_MS, value)`: a value equal to a bound belongs to
+    that bound's bucket (Prometheus's `le`)."""
 
     __slots__ = ("by_bucket", "total")
 
@@ -36,11 +38,6 @@ class _Histogram:
         # One slot per upper bound, and a last one for +Inf.
         self.by_bucket = [0] * (len(_LATENCY_BUCKETS_MS) + 1)
         self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        # bisect_left: a value equal to a bound belongs to that bucket (Prometheus's `le`).
-        self.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, value)] += 1
-        self.total += value
 
     def cumulative(self) -> list[tuple[str, float]]:
         buckets: list[tuple[str, float]] = []
@@ -92,9 +89,15 @@ class GatewayMetrics(Collector):
             series.client_errors += 1
         elif status >= 500:
             series.server_errors += 1
-        series.latency.observe(latency_ms)
-        if exchange.integration_latency_ms is not None:
-            series.integration_latency.observe(exchange.integration_latency_ms)
+        # `_Histogram.observe` written out: this runs for every request.
+        latency = series.latency
+        latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, latency_ms)] += 1
+        latency.total += latency_ms
+        integration_ms = exchange.integration_latency_ms
+        if integration_ms is not None:
+            latency = series.integration_latency
+            latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, integration_ms)] += 1
+            latency.total += integration_ms
         series.data_processed += len(exchange.request.body) + len(response.body)
 
     def collect(self) -> Iterator[Metric]:

@@ -296,7 +296,7 @@ class _Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, raw_name: bytes, raw_value: bytes) -> None:
-        name = _header_name(raw_name)
+        name = _NAMES.get(raw_name) or _header_name(raw_name)  # the cache read inline: once per header
         # latin-1 keeps every byte as sent.
         value = raw_value.decode("latin-1")
         self._headers.append((name, value))
