@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from stageway.functions import bootstrap
+from stageway.functions import bootstrap, runtime_api
 from stageway.functions.bootstrap import (
     FaultError,
     LambdaContext,
@@ -193,4 +193,27 @@ def test_runtime_api_client_reads_answers_split_anywhere() -> None:
     server.close()
     with pytest.raises(ConnectionError):
         client.wait_next_invocation()
+    listener.close()
+
+
+def test_pipelined_result_and_next_are_sent_as_the_gateway_expects_them() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = RuntimeApiClient(f"127.0.0.1:{listener.getsockname()[1]}", pipelined=True)
+    server, _ = listener.accept()
+    client.post_response("rid-1", b'"ok"', "application/json")
+    event = b'{"n": 2}'
+    server.sendall(
+        runtime_api.ACCEPTED
+        + runtime_api.next_invocation_head(request_id="rid-2", deadline_ms=1700000000000, function_arn="arn:fn",
+                                           trace_id="Root=1-x", client_context=None, content_length=len(event))
+        + event
+    )
+    invocation = client.wait_next_invocation()  # reads the 202 (stageway's exact bytes), then the event
+    assert (invocation.request_id, invocation.body) == ("rid-2", event)
+    sent = b""
+    while not sent.endswith(b"\r\n\r\n"):
+        sent += server.recv(65536)
+    # The result and the next `GET .../next` leave in one send, in the shape the endpoint reads without httptools.
+    assert runtime_api.match_result_then_next(sent) == ("rid-1", b'"ok"')
+    server.close()
     listener.close()

@@ -12,6 +12,7 @@ from stageway.functions.runtime_api import (
     ACCEPTED,
     Route,
     RuntimeApiConnection,
+    match_result_then_next,
     next_invocation_head,
     route_request,
 )
@@ -35,6 +36,39 @@ RID = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
 )
 def test_route_request(method: bytes, path: bytes, expected: tuple[Route, str]) -> None:
     assert route_request(method, path) == expected
+
+
+_NEXT = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\r\n"
+
+
+def _posted_response(body: bytes, request_id: str = RID, length: int | None = None) -> bytes:
+    """A response as bootstrap.py posts it (see its `_request`)."""
+    return (
+        f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body) if length is None else length}\r\n\r\n"
+    ).encode() + body
+
+
+def test_a_response_then_next_is_recognised_without_the_parser() -> None:
+    assert match_result_then_next(_posted_response(b'"ok"') + _NEXT) == (RID, b'"ok"')
+    assert match_result_then_next(_posted_response(b"") + _NEXT) == (RID, b"")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _posted_response(b'"ok"'),  # no `next` after it
+        _posted_response(b'"ok"') + _NEXT[:-2],  # `next` incomplete
+        _posted_response(b'"ok"') + _NEXT + _NEXT,  # more than the two
+        _posted_response(b'"ok"', length=5) + _NEXT,  # the body runs into `next`
+        _posted_response(b'"ok"', length=MAX_RESPONSE_BYTES + 1) + _NEXT,
+        _posted_response(b'"ok"').replace(b"/response", b"/error") + _NEXT,
+        _posted_response(b'"ok"').replace(b"Content-Type", b"Connection: close\r\nContent-Type") + _NEXT,
+        _NEXT + _posted_response(b'"ok"'),
+    ],
+)
+def test_anything_else_is_left_to_the_parser(data: bytes) -> None:
+    assert match_result_then_next(data) is None
 
 
 class _Response:
@@ -194,3 +228,13 @@ def test_connection_close_is_honoured() -> None:
     assert data.startswith(b"HTTP/1.1 202 Accepted")
     assert ("lost", None) in recorder.calls
 
+
+
+@pytest.mark.parametrize("chunk_size", [7, 1 << 20])
+def test_a_response_then_next_in_one_segment_or_split_is_handled_alike(chunk_size: int) -> None:
+    data = _posted_response(b'"ok"', request_id="abc") + _NEXT
+    chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)]
+    recorder, answers = _exchange(chunks, deliver=b"{}")
+    assert [name for name, _ in recorder.calls] == ["connected", "response", "next", "lost"]
+    assert recorder.calls[1][1] == ("abc", b'"ok"', 4, None)
+    assert answers == ACCEPTED + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"

@@ -170,6 +170,7 @@ class RuntimeApiClient:
         # Requests are small and strictly request/answer: never wait for Nagle.
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
+        self._next_request = self._request("GET", "/invocation/next")
         self._pipelined = pipelined
         self._unsent = b""
         self._unanswered: list[bool] = []
@@ -193,6 +194,9 @@ class RuntimeApiClient:
 
     def _read_answer(self) -> tuple[int, dict[str, str], bytes]:
         buffer = self._buffer
+        if buffer.startswith(_ACCEPTED):  # stageway's answer to every result: nothing to parse
+            self._buffer = buffer[len(_ACCEPTED) :]
+            return _ACCEPTED_ANSWER
         while True:
             end = buffer.find(b"\r\n\r\n")
             if end >= 0:
@@ -227,7 +231,7 @@ class RuntimeApiClient:
         return data
 
     def wait_next_invocation(self) -> Invocation:
-        self._socket.sendall(self._unsent + self._request("GET", "/invocation/next"))
+        self._socket.sendall(self._unsent + self._next_request)
         self._unsent = b""
         unanswered, self._unanswered = self._unanswered, []
         for is_response in unanswered:
@@ -266,6 +270,15 @@ class RuntimeApiClient:
         return self._request("POST", path, to_json(error).encode(), headers)
 
 
+_ACCEPTED_BODY = b'{"status":"OK"}\n'
+_ACCEPTED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(_ACCEPTED_BODY)
+    + _ACCEPTED_BODY
+)
+_ACCEPTED_ANSWER = (202, {"content-type": "application/json", "content-length": str(len(_ACCEPTED_BODY))}, _ACCEPTED_BODY)
+"""`_ACCEPTED` as `_read_answer` parses it (stageway's Runtime API sends exactly these bytes)."""
+
+
 def _check_response_accepted(answer: tuple[int, dict[str, str], bytes]) -> None:
     status, _, body = answer
     if status != 202:
@@ -288,8 +301,12 @@ _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV", "") in {
 }
 
 
+# What `json.dumps(value, default=_encode_decimal, ensure_ascii=_ENSURE_ASCII)` builds on every call, built once.
+_ENCODER = json.JSONEncoder(default=_encode_decimal, ensure_ascii=_ENSURE_ASCII)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_encode_decimal, ensure_ascii=_ENSURE_ASCII)
+    return _ENCODER.encode(value)
 
 
 def marshal_response(result: Any) -> tuple[bytes, str]:

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
+from stageway.core.ids import random_bytes
 from stageway.functions.logs import LogTail
+
+# The variant digit of a version 4 UUID is 10xx in binary: 8, 9, a or b, chosen by two random bits.
+_VARIANT_DIGITS = "89ab"
+
+
+def new_invocation_id() -> str:
+    """A random (version 4) UUID in its usual text form, as Lambda's request ids are.
+
+    `str(uuid.uuid4())` costs a getrandom() system call and a UUID object per invocation; this takes its
+    bytes from `core.ids`' buffer and only sets the version and variant digits.
+    """
+    digits = random_bytes(16).hex()
+    variant = _VARIANT_DIGITS[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+def new_trace_id() -> str:
+    """`Root=1-<8 hex epoch seconds>-<24 hex>;Sampled=0`, the X-Ray header Lambda hands its runtime."""
+    return f"Root=1-{int(time.time()):08x}-{random_bytes(12).hex()};Sampled=0"
 
 
 @dataclass(frozen=True, slots=True)

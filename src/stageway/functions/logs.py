@@ -103,19 +103,17 @@ def report_line(
     error_type: str | None,
 ) -> str:
     """Lambda's REPORT line; tab-separated, fields it cannot know are left out rather than invented."""
-    parts = [
-        f"REPORT RequestId: {request_id}",
-        f"Duration: {duration_ms:.2f} ms",
-        # Lambda bills in 1 ms increments, rounding up.
-        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
-        f"Memory Size: {memory_mb} MB",
-    ]
+    # Lambda bills in 1 ms increments, rounding up.
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB"
+    )
     if max_memory_used_mb is not None:
-        parts.append(f"Max Memory Used: {max_memory_used_mb} MB")
+        line += f"\tMax Memory Used: {max_memory_used_mb} MB"
     if init_duration_ms is not None:
-        parts.append(f"Init Duration: {init_duration_ms:.2f} ms")
+        line += f"\tInit Duration: {init_duration_ms:.2f} ms"
     if status is not None:
-        parts.append(f"Status: {status}")
+        line += f"\tStatus: {status}"
     if error_type is not None:
-        parts.append(f"Error Type: {error_type}")
-    return "\t".join(parts)
+        line += f"\tError Type: {error_type}"
+    return line

@@ -4,17 +4,20 @@ Like Lambda: an invocation takes a warm idle worker if there is one, else a new 
 it, up to the function's concurrency; past that it waits, first come first served. A worker of an older
 generation (the configuration or the code changed since it started) finishes the invocation it has
 and is then stopped; idle ones are stopped at once.
+
+Waiting invocations are queued here, not their callers: a worker that finishes one takes the next
+straight from the queue, in the same callback that read its result, so the next event goes out in the
+same write as the `202` for that result and no waiting task has to be woken first to hand it over.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import deque
 
 from stageway.functions.config import FunctionConfig
 from stageway.functions.errors import FunctionNotFound, FunctionThrottled
+from stageway.functions.invocation import Invocation
 from stageway.functions.worker import Worker, WorkerSettings
 
 
@@ -29,35 +32,39 @@ class FunctionPool:
         """Workers that count against the concurrency: starting, idle or busy, and not retired."""
         self._idle: list[Worker] = []
         """Most recently used last: taken from the end, reaped from the front."""
-        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._queue: deque[Invocation] = deque()
+        """Invocations waiting for a worker, oldest first. One whose caller stopped waiting (its future is
+        cancelled) stays until it reaches the front and is then dropped unrun."""
         self._removed = False
 
-    async def acquire(self) -> Worker:
-        """A worker to run one invocation on: warm if possible, new if allowed, else the next to free up."""
-        if self._idle:
-            return self._idle.pop()
+    def submit(self, invocation: Invocation) -> None:
+        """Start the invocation on a warm idle worker, else on a new one if the concurrency allows, else
+        queue it. Raises FunctionNotFound (function removed) or FunctionThrottled (concurrency 0)."""
+        while self._idle:
+            if self._idle.pop().run(invocation):
+                return
+            # That worker can no longer take one (it is on its way out): try the next.
         if self._removed:
             raise FunctionNotFound(self.config.name)
         if self.config.concurrency == 0:
             raise self._throttled()
-        if not self._waiters and len(self._active) < self.config.concurrency:
-            return self._spawn()
-        waiter: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.worker_ready(waiter.result())  # handed over just as the caller gave up: pass it on
-            else:
-                with contextlib.suppress(ValueError):  # not there if it was failed (function removed)
-                    self._waiters.remove(waiter)
-            raise
+        if not self._queue and len(self._active) < self.config.concurrency and self._spawn().run(invocation):
+            return
+        self._queue.append(invocation)
 
     def _spawn(self) -> Worker:
         worker = Worker(self.config, self._generation, self, self._settings)
         self._active.add(worker)
         return worker
+
+    def _next_queued(self) -> Invocation | None:
+        """The oldest queued invocation whose caller still waits for it."""
+        queue = self._queue
+        while queue:
+            invocation = queue.popleft()
+            if not invocation.future.done():
+                return invocation
+        return None
 
     # -- reports from workers --------------------------------------------------------------------------
 
@@ -65,11 +72,11 @@ class FunctionPool:
         if worker.generation != self._generation or worker not in self._active or not worker.usable:
             self._retire(worker)
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
+        invocation = self._next_queued()
+        if invocation is not None:
+            if worker.run(invocation):
                 return
+            self._queue.appendleft(invocation)  # not expected (the worker is usable): keep its place
         worker.idle_since = time.monotonic()
         self._idle.append(worker)
 
@@ -78,7 +85,7 @@ class FunctionPool:
             self._active.discard(worker)
             if worker in self._idle:
                 self._idle.remove(worker)
-            self._serve_waiters()
+            self._start_queued()
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -90,23 +97,23 @@ class FunctionPool:
         while self._idle:
             self._retire(self._idle.pop())
         if self.config.concurrency == 0:
-            self._fail_waiters(self._throttled())
-        self._serve_waiters()
+            self._fail_queued(self._throttled())
+        self._start_queued()
 
     def remove(self) -> None:
         """The function is gone: idle workers stop now, busy ones after their invocation."""
         self._removed = True
         self.reconfigure()
-        self._fail_waiters(FunctionNotFound(self.config.name))
+        self._fail_queued(FunctionNotFound(self.config.name))
 
     def _throttled(self) -> FunctionThrottled:
         return FunctionThrottled(f"Rate Exceeded: {self.config.name} has a reserved concurrency of 0")
 
-    def _fail_waiters(self, error: Exception) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
+    def _fail_queued(self, error: Exception) -> None:
+        while self._queue:
+            invocation = self._queue.popleft()
+            if not invocation.future.done():
+                invocation.future.set_exception(error)
 
     def reap_idle(self, idle_timeout_s: float) -> None:
         """Stop workers idle for longer than `idle_timeout_s` (Lambda recycles idle environments too)."""
@@ -120,10 +127,14 @@ class FunctionPool:
             if worker in self._idle:
                 self._idle.remove(worker)
         worker.retire()
-        self._serve_waiters()
+        self._start_queued()
 
-    def _serve_waiters(self) -> None:
-        while self._waiters and not self._removed and len(self._active) < self.config.concurrency:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(self._spawn())
+    def _start_queued(self) -> None:
+        """Start new workers for queued invocations while the concurrency allows."""
+        while not self._removed and len(self._active) < self.config.concurrency:
+            invocation = self._next_queued()
+            if invocation is None:
+                return
+            if not self._spawn().run(invocation):
+                self._queue.appendleft(invocation)  # not expected (a new worker takes one): keep its place
+                return

@@ -12,13 +12,12 @@ import importlib.util
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterable
 
 from stageway.functions.config import MAX_PAYLOAD_BYTES, FunctionConfig
 from stageway.functions.errors import FunctionNotFound, RequestTooLarge
 from stageway.functions.interpreter import InterpreterResolver
-from stageway.functions.invocation import Invocation, InvocationResult
+from stageway.functions.invocation import Invocation, InvocationResult, new_invocation_id, new_trace_id
 from stageway.functions.pool import FunctionPool
 from stageway.functions.watch import CodeWatcher
 from stageway.functions.worker import WorkerSettings
@@ -128,14 +127,15 @@ class LocalRuntime:
         if client_context is not None and ("\n" in client_context or "\r" in client_context):
             raise ValueError("client_context must be one line of JSON")
         invocation = Invocation(
-            request_id or str(uuid.uuid4()),
+            request_id or new_invocation_id(),
             payload,
             client_context,
-            trace_id or _new_trace_id(),
+            trace_id or new_trace_id(),
             asyncio.get_running_loop().create_future(),
         )
-        while not (await pool.acquire()).run(invocation):
-            pass  # that worker died between being handed over and being used: take another
+        pool.submit(invocation)
+        # Cancelling this await cancels the future: a queued invocation is then dropped unrun, a started one
+        # runs on in its worker.
         return await invocation.future
 
     async def _housekeep(self) -> None:
@@ -155,8 +155,4 @@ class LocalRuntime:
             except Exception:
                 self._logger.exception("function housekeeping failed; retrying")
 
-
-def _new_trace_id() -> str:
-    """`Root=1-<8 hex epoch seconds>-<24 hex>;Sampled=0`, the X-Ray header Lambda hands its runtime."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Sampled=0"
 

@@ -506,7 +506,7 @@ class Worker:
         logger = self._logger
         if logger.isEnabledFor(logging.INFO):
             name = self.config.name
-            _log_info(logger, (name, request_id or "-", line), {"function_name": name, "request_id": request_id})
+            _log_info(logger, (name, request_id or "-", line), name, request_id)
 
 
 _LINE_FORMAT = "[%s %s] %s"
@@ -514,13 +514,14 @@ _new_record = logging.LogRecord.__new__
 _prototype: dict[str, object] | None = None
 
 
-def _log_info(logger: logging.Logger, args: tuple[str, str, str], extra: dict[str, object]) -> None:
-    """`logger.info(_LINE_FORMAT, *args, extra=extra)` for the three or more lines of every invocation, without
-    the work that is the same for each: finding the caller and naming the thread and process (a getpid()
-    system call a record). Records are copies of one made the usual way; a custom record factory gets the
-    usual way every time."""
+def _log_info(logger: logging.Logger, args: tuple[str, str, str], function_name: str, request_id: str | None) -> None:
+    """`logger.info(_LINE_FORMAT, *args, extra={"function_name": ..., "request_id": ...})` for the three or more
+    lines of every invocation, without the work that is the same for each: finding the caller and naming
+    the thread and process (a getpid() system call a record). Records are copies of one made the usual
+    way; a custom record factory gets the usual way every time."""
     global _prototype
     if logging.getLogRecordFactory() is not logging.LogRecord:
+        extra = {"function_name": function_name, "request_id": request_id}
         logger.info(_LINE_FORMAT, *args, extra=extra, stacklevel=2)
         return
     prototype = _prototype
@@ -528,17 +529,21 @@ def _log_info(logger: logging.Logger, args: tuple[str, str, str], extra: dict[st
         pathname, lineno, func, _ = logger.findCaller(stacklevel=2)
         record = logger.makeRecord(logger.name, logging.INFO, pathname, lineno, _LINE_FORMAT, (), None, func)
         prototype = _prototype = dict(record.__dict__)
-    record = _new_record(logging.LogRecord)
-    fields = record.__dict__
-    fields.update(prototype)
+    fields = prototype.copy()
     now = time.time()
     fields["name"] = logger.name
     fields["created"] = now
     fields["msecs"] = int((now - int(now)) * 1000) + 0.0
     fields["relativeCreated"] = prototype["relativeCreated"] + (now - prototype["created"]) * 1000  # type: ignore[operator]
     fields["args"] = args
-    fields.update(extra)
-    logger.handle(record)
+    fields["function_name"] = function_name
+    fields["request_id"] = request_id
+    record = _new_record(logging.LogRecord)
+    record.__dict__ = fields  # one dict copy instead of filling the new record's own dict key by key
+    if logger.disabled or logger.filters:
+        logger.handle(record)
+    else:
+        logger.callHandlers(record)  # what `handle` does once it has found no filter to ask
 
 
 class _ProcessProtocol(asyncio.SubprocessProtocol):
