@@ -6,7 +6,7 @@ import io
 import logging
 import time
 
-from stageway.server.log_output import BatchingStreamHandler
+from stageway.server.log_output import LOG_FORMAT, BatchingStreamHandler, SecondCachingFormatter
 
 
 class CountingStream(io.StringIO):
@@ -47,3 +47,12 @@ def test_close_writes_what_is_pending() -> None:
     handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "last words", None, None))
     handler.close()
     assert stream.getvalue() == "last words\n"
+
+
+def test_the_second_caching_formatter_writes_what_logging_writes() -> None:
+    ours, theirs = SecondCachingFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
+    for created in (1767261600.0, 1767261600.0015, 1767261600.999, 1767261601.25, 1767261600.5, 1767265200.75):
+        record = logging.LogRecord("stageway.x", logging.INFO, __file__, 1, "hello %s", ("there",), None)
+        record.created = created
+        record.msecs = (created - int(created)) * 1000
+        assert ours.format(record) == theirs.format(record)
