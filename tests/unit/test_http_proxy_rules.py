@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stageway.core.context_vars import ContextVariables
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import IncomingRequest
 from stageway.core.http_proxy import (
@@ -17,6 +18,7 @@ from stageway.core.http_proxy import (
     direct_backend_headers,
     parse_backend_url,
 )
+from stageway.core.mapping import compile_request_parameters
 
 # fmt: off
 # (integration URI, greedy parameters, path parameters, stage variables, append_path, raw query, backend URL)
@@ -323,3 +325,46 @@ def test_the_one_pass_headers_are_the_two_steps_headers(headers: list[tuple[str,
         return [(n, "T" if n == "x-amzn-trace-id" and not sent else v) for n, v in pairs]
 
     assert without_new_trace_ids(direct) == without_new_trace_ids(two_steps)
+
+
+_EDITABLE = ["accept", "x-custom", "x-forwarded-port", "user-agent", "x-request-id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), st.sampled_from(["a", "b, c", "1.2.3.4"])), max_size=6),
+    st.dictionaries(
+        st.tuples(st.sampled_from(["append", "overwrite", "remove"]), st.sampled_from(_EDITABLE)).map(
+            lambda key: f"{key[0]}:header.{key[1]}"
+        ),
+        st.sampled_from(["static", "$request.header.accept", "$context.requestId", "x-${request.header.via}"]),
+        max_size=4,
+    ),
+)
+def test_a_mapped_request_gets_the_same_headers_either_way(
+    headers: list[tuple[str, str]], parameters: dict[str, str]
+) -> None:
+    parameters = {key: "''" if key.startswith("remove:") else value for key, value in parameters.items()}
+    mapping = compile_request_parameters(parameters, integration_type="HTTP_PROXY")
+    assert not mapping.edits_backend_set_headers
+    request = IncomingRequest("GET", "/p", "", headers, b"", "198.51.100.7", "rid", 1767261600123,
+                              "api.example.com", server_port=8443)
+    context = ContextVariables(request, None)
+    edit = mapping.apply(context, None).edit_headers
+    direct = direct_backend_headers(request, backend_host="backend:8080", edit=edit)
+    mapped = mapping.apply(context, with_forwarding_headers(request)).headers
+    assert mapped is not None
+    two_steps = backend_request_headers(
+        mapped, backend_host="backend:8080", original_host=request.host, client_ip=request.source_ip, scheme="http"
+    )
+    sent_trace = any(name == "x-amzn-trace-id" for name, _ in headers)
+    assert [(n, "T" if n == "x-amzn-trace-id" and not sent_trace else v) for n, v in direct] == [
+        (n, "T" if n == "x-amzn-trace-id" and not sent_trace else v) for n, v in two_steps
+    ]
+
+
+def test_a_mapping_of_a_header_the_gateway_sets_is_flagged() -> None:
+    for key in ("append:header.proxy-connection", "overwrite:header.host", "remove:header.expect"):
+        value = "''" if key.startswith("remove:") else "x"
+        mapping = compile_request_parameters({key: value}, integration_type="HTTP_PROXY")
+        assert mapping.edits_backend_set_headers, key

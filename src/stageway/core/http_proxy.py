@@ -8,7 +8,7 @@ then filters headers both ways with `backend_request_headers` / `backend_respons
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
@@ -327,23 +327,36 @@ def backend_request_headers(
     return out
 
 
+HeaderEdit = Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
+
+# What the backend request's headers are made of by the gateway alone: whatever a client or a mapping puts
+# under these names is dropped, replaced or interpreted (hop-by-hop) on the way.
+BACKEND_SET_HEADERS = HOP_BY_HOP_HEADERS | _REQUEST_REPLACED
+
 # Client headers that `direct_backend_headers` simply drops (the backend's own are set by the gateway or the
 # client); any other name in _TWO_STEP sends the request the long way.
 _DROPPED = frozenset({"host", "content-length", "expect"})
 _TWO_STEP = (HOP_BY_HOP_HEADERS | _REQUEST_REPLACED | GATEWAY_ADDED) - _DROPPED
 
 
-def direct_backend_headers(request: IncomingRequest, *, backend_host: str) -> list[tuple[str, str]]:
+def direct_backend_headers(
+    request: IncomingRequest, *, backend_host: str, edit: HeaderEdit | None = None
+) -> list[tuple[str, str]]:
     """`backend_request_headers(with_forwarding_headers(request), ...)` in one pass over the client's headers,
     for a request no parameter mapping touched: what nearly every proxied request is. A client that sends
     a header either step treats specially (`x-forwarded-for`, `forwarded`, `via`, a hop-by-hop header, a
-    trace id) takes the two steps instead, so both ways give the same list (a property test checks it)."""
+    trace id) takes the two steps instead, so both ways give the same list (a property test checks it).
+
+    `edit` is a parameter mapping's header edit, applied where the two steps apply it: to the client's
+    headers and the forwarding headers. It must not touch a name in BACKEND_SET_HEADERS (such a mapping
+    takes the two steps: `RequestMapping.edits_backend_set_headers`)."""
     out = [("host", backend_host)]
     for header in request.headers:
         name = header[0]
         if name in _TWO_STEP:
+            forwarded = with_forwarding_headers(request)
             return backend_request_headers(
-                with_forwarding_headers(request),
+                edit(forwarded) if edit is not None else forwarded,
                 backend_host=backend_host,
                 original_host=request.host,
                 client_ip=request.source_ip,
@@ -356,6 +369,10 @@ def direct_backend_headers(request: IncomingRequest, *, backend_host: str) -> li
         ("x-forwarded-port", str(request.server_port)),
         ("x-forwarded-proto", request.scheme),
         ("x-amzn-trace-id", trace_id(request.time_epoch_ms)),
+    )
+    if edit is not None:
+        out = edit(out)  # `host` first stays first: the edit cannot name it
+    out += (
         ("forwarded", _forwarded_element(None, request.source_ip, request.host, request.scheme)),
         ("via", VIA_VALUE),
     )

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote
 import orjson
 
 from stageway.core.context_vars import ContextVariables, resolver_for
+from stageway.core.http_proxy import BACKEND_SET_HEADERS, HeaderEdit
 from stageway.core.lambda_events import parse_query_string
 from stageway.core.validation import Field, ValidationError
 
@@ -378,13 +379,16 @@ _ACTION_ORDER = {"remove": 0, "overwrite": 1, "append": 2}
 class MappingResult:
     """The integration request after mapping."""
 
-    headers: list[tuple[str, str]]
-    """The outgoing header list (the list passed in, unchanged, when no header is mapped)."""
+    headers: list[tuple[str, str]] | None
+    """The outgoing header list (the list passed in, unchanged, when no header is mapped; None when none
+    was passed in)."""
     raw_query: str
     """The query string to send, encoded, without `?`."""
     path: str | None
     """`overwrite:path`: the whole path sent to the integration (HTTP_PROXY: it replaces the path of
     the integration URI and any appended request path; Lambda: the event's path). None: unchanged."""
+    edit_headers: HeaderEdit | None = None
+    """When `apply` was given no header list: the header edit, for the list the caller builds."""
 
 
 def _clean(value: str) -> str:
@@ -508,19 +512,33 @@ class RequestMapping:
     path: ValueTemplate | None = None
     is_empty: bool = dataclasses.field(init=False)
     """Nothing to map: the pipeline skips building the request's `$context` view (checked per request)."""
+    edits_backend_set_headers: bool = dataclasses.field(init=False)
+    """A header edit names a header the gateway sets or drops on the way to an HTTP backend (`host`, a
+    hop-by-hop header, `forwarded`, `via`): the backend's header list is then made in two steps."""
 
     def __post_init__(self) -> None:
+        # Frozen: set once, here.
         empty = not (self.header_edits.active or self.query_edits.active or self.path is not None)
-        object.__setattr__(self, "is_empty", empty)  # frozen: set once, here
+        object.__setattr__(self, "is_empty", empty)
+        names = self.header_edits.removed | {name for name, _, _, _ in self.header_edits.setters}
+        object.__setattr__(self, "edits_backend_set_headers", not names.isdisjoint(BACKEND_SET_HEADERS))
 
-    def apply(self, context: ContextVariables, headers: list[tuple[str, str]]) -> MappingResult:
+    def apply(self, context: ContextVariables, headers: list[tuple[str, str]] | None) -> MappingResult:
         """Map one request. `context` is the request's `$context` view (its request and route are the
         sources of `$request...`); `headers` is the header list the integration would receive (client
-        headers plus the gateway's forwarding headers, names lower-case). The query string edited is the
-        client's (`context.request.raw_query`)."""
+        headers plus the gateway's forwarding headers, names lower-case), or None to get the header edit as
+        `MappingResult.edit_headers`, for the caller to apply to a list it builds itself. The query string
+        edited is the client's (`context.request.raw_query`)."""
         request = context.request
         env = ValueSources(context, request.headers, request.body, request.raw_query)
-        out_headers = _edit_headers(headers, self.header_edits, env) if self.header_edits.active else headers
+        header_edits = self.header_edits
+        edit_headers: HeaderEdit | None = None
+        out_headers = headers
+        if header_edits.active:
+            if headers is None:
+                edit_headers = functools.partial(_edit_headers, edits=header_edits, env=env)
+            else:
+                out_headers = _edit_headers(headers, header_edits, env)
         raw_query = request.raw_query
         query_edits = self.query_edits
         if query_edits.active:
@@ -533,7 +551,7 @@ class RequestMapping:
             path = self.path.render(env)
             if path is not None and not path.startswith("/"):
                 path = "/" + path
-        return MappingResult(out_headers, raw_query, path)
+        return MappingResult(out_headers, raw_query, path, edit_headers)
 
 
 NO_REQUEST_MAPPING: Final = RequestMapping()

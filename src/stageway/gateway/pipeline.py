@@ -177,10 +177,15 @@ class Gateway:
         mapped: MappingResult | None = None
         headers: list[tuple[str, str]] | None = None
         """With the gateway's forwarding headers; None: an unmapped HTTP proxy request builds its own."""
-        if not route_plan.request_mapping.is_empty:
+        request_mapping = route_plan.request_mapping
+        if not request_mapping.is_empty:
             exchange.context = ContextVariables(request, route, exchange.facts)
-            mapped = route_plan.request_mapping.apply(exchange.context, with_forwarding_headers(request))
-            headers = mapped.headers
+            if isinstance(integration, HttpProxyPlan) and not request_mapping.edits_backend_set_headers:
+                # The header edit is applied as the backend's list is made, in its one pass.
+                mapped = request_mapping.apply(exchange.context, None)
+            else:
+                mapped = request_mapping.apply(exchange.context, with_forwarding_headers(request))
+                headers = mapped.headers
         elif not isinstance(integration, HttpProxyPlan):
             headers = with_forwarding_headers(request)
         started = time.perf_counter()
@@ -236,7 +241,8 @@ class Gateway:
             # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
             url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
         if headers is None:
-            outgoing = direct_backend_headers(request, backend_host=backend.authority)
+            edit = mapped.edit_headers if mapped is not None else None
+            outgoing = direct_backend_headers(request, backend_host=backend.authority, edit=edit)
         else:
             outgoing = backend_request_headers(
                 headers,

@@ -33,7 +33,7 @@ class SecondCachingFormatter(logging.Formatter):
             # What `logging.Formatter.formatTime` writes without a datefmt, the milliseconds left out.
             self._second_text = time.strftime(self.default_time_format, self.converter(record.created))
             self._second = second
-        return self.default_msec_format % (self._second_text, record.msecs)
+        return f"{self._second_text},{int(record.msecs):03d}"  # logging's default_msec_format, "%s,%03d"
 
 
 class BatchingStreamHandler(logging.Handler):
