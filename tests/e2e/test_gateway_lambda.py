@@ -224,9 +224,12 @@ apis:
 """
     )
     server = StagewayServer(tmp_path / "api.yaml", args=("--no-admin",)).start()
-    worker_pid = int(http("GET", server.url + "/pid")[2])
-    assert Path(f"/proc/{worker_pid}").exists()
-    assert server.stop() == 0
+    try:
+        worker_pid = int(http("GET", server.url + "/pid")[2])
+        assert Path(f"/proc/{worker_pid}").exists()
+    finally:  # a failed check must not leave the server running after the test
+        code = server.stop()
+    assert code == 0
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and _alive(worker_pid):
         time.sleep(0.05)
