@@ -132,10 +132,11 @@ def fmt_ratio(value: float, target: float | None = None) -> str:
     return f"{text}×"
 
 
-ROW_ORDER = ["proxy", "lambda", "latency", "routing", "memory", "startup", "workers", "featureful", "jwt"]
+ROW_ORDER = ["proxy", "lambda", "latency", "routing", "memory", "startup", "workers", "featureful", "jwt", "bytecodes"]
 """Row numbers: a scenario's position here (others follow, in registration order)."""
 
 from bench.scenarios import (
+    bytecodes,
     featureful,
     future,
     jwt_route,
@@ -148,5 +149,5 @@ from bench.scenarios import (
     workers,
 )
 
-_MODULES = (featureful, future, jwt_route, lambda_route, latency, memory, proxy, routing, startup, workers)
+_MODULES = (bytecodes, featureful, future, jwt_route, lambda_route, latency, memory, proxy, routing, startup, workers)
 SCENARIOS.sort(key=lambda s: ROW_ORDER.index(s.key) if s.key in ROW_ORDER else len(ROW_ORDER))
