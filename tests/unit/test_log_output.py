@@ -56,3 +56,62 @@ def test_the_second_caching_formatter_writes_what_logging_writes() -> None:
         record.created = created
         record.msecs = (created - int(created)) * 1000
         assert ours.format(record) == theirs.format(record)
+
+
+def test_an_info_line_without_a_record_is_the_line_logging_writes() -> None:
+    import re
+
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval_s=60)
+    handler.setFormatter(SecondCachingFormatter(LOG_FORMAT))
+    logger = logging.getLogger("stageway.test.fastline")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("[%s %s] %s", "fn", "rid-1", "hello 100%")
+        assert handler.emit_info_line("stageway.test.fastline", "[fn rid-1] hello 100%")
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    usual, fast = stream.getvalue().splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+    assert re.match(stamp, usual) and re.match(stamp, fast)
+    assert usual[24:] == fast[24:] == "INFO stageway.test.fastline [fn rid-1] hello 100%"
+
+
+def test_no_line_without_a_record_for_another_format_or_a_filter() -> None:
+    handler = BatchingStreamHandler(io.StringIO(), interval_s=60)
+    try:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        assert not handler.emit_info_line("x", "y")
+        handler.setFormatter(SecondCachingFormatter(LOG_FORMAT))
+        handler.addFilter(lambda record: True)
+        assert not handler.emit_info_line("x", "y")
+    finally:
+        handler.close()
+
+
+def test_the_runtime_writes_lines_directly_only_when_the_root_handler_is_the_only_one() -> None:
+    from stageway.functions.worker import _only_handler_line_writer
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = BatchingStreamHandler(io.StringIO(), interval_s=60)
+    handler.setFormatter(SecondCachingFormatter(LOG_FORMAT))
+    logger = logging.getLogger("stageway.function.fast-test")
+    try:
+        root.handlers = [handler]
+        assert _only_handler_line_writer(logger) == handler.emit_info_line
+        extra = logging.NullHandler()
+        logger.addHandler(extra)  # e.g. a test's log capture: records must reach it
+        assert _only_handler_line_writer(logger) is None
+        logger.removeHandler(extra)
+        root.handlers = [handler, extra]
+        assert _only_handler_line_writer(logger) is None
+        root.handlers = [logging.StreamHandler(io.StringIO())]
+        assert _only_handler_line_writer(logger) is None  # a handler without the direct path
+    finally:
+        root.handlers = saved
+        handler.close()

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
@@ -514,12 +515,35 @@ _new_record = logging.LogRecord.__new__
 _prototype: dict[str, object] | None = None
 
 
+def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str], bool] | None:
+    """The `emit_info_line` of the one handler an INFO record of `logger` would reach, when that handler has
+    one (stageway's process log handler) and nothing on the way could change or stop the record: no
+    filters on the logger, no handlers on it or its ancestors but the root's single one. Checked per line:
+    tests and embedding applications add handlers at any time."""
+    if logger.filters or logger.handlers or not logger.propagate:
+        return None
+    parent = logger.parent
+    while parent is not None and parent.parent is not None:
+        if parent.handlers or not parent.propagate:
+            return None
+        parent = parent.parent
+    if parent is None or len(parent.handlers) != 1:
+        return None
+    handler = parent.handlers[0]
+    if handler.level > logging.INFO:
+        return None
+    return getattr(handler, "emit_info_line", None)
+
+
 def _log_info(logger: logging.Logger, args: tuple[str, str, str], function_name: str, request_id: str | None) -> None:
     """`logger.info(_LINE_FORMAT, *args, extra={"function_name": ..., "request_id": ...})` for the three or more
     lines of every invocation, without the work that is the same for each: finding the caller and naming
     the thread and process (a getpid() system call a record). Records are copies of one made the usual
     way; a custom record factory gets the usual way every time."""
     global _prototype
+    emit_line = _only_handler_line_writer(logger)
+    if emit_line is not None and emit_line(logger.name, _LINE_FORMAT % args):
+        return
     if logging.getLogRecordFactory() is not logging.LogRecord:
         extra = {"function_name": function_name, "request_id": request_id}
         logger.info(_LINE_FORMAT, *args, extra=extra, stacklevel=2)

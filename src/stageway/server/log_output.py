@@ -28,12 +28,16 @@ class SecondCachingFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        # What `logging.Formatter.formatTime` writes without a datefmt.
+        return self.time_text(record.created, record.msecs)
+
+    def time_text(self, created: float, msecs: float) -> str:
+        """`%(asctime)s` of a record made at `created` (whose `msecs` logging computed from it)."""
+        second = int(created)
         if second != self._second:
-            # What `logging.Formatter.formatTime` writes without a datefmt, the milliseconds left out.
-            self._second_text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second_text = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
-        return f"{self._second_text},{int(record.msecs):03d}"  # logging's default_msec_format, "%s,%03d"
+        return f"{self._second_text},{int(msecs):03d}"  # logging's default_msec_format, "%s,%03d"
 
 
 class BatchingStreamHandler(logging.Handler):
@@ -55,6 +59,21 @@ class BatchingStreamHandler(logging.Handler):
             return
         with self._pending_lock:
             self._pending.append(line)
+
+    def emit_info_line(self, logger_name: str, message: str) -> bool:
+        """Queue what `emit` would write for an INFO record of `logger_name` whose message is `message`,
+        without making the record: the local Lambda runtime logs three or more lines an invocation, and a
+        LogRecord, the handler's lock and the general formatter cost more than the line. False (nothing
+        written) unless this handler formats with LOG_FORMAT and has no filters; the caller logs the usual
+        way then."""
+        formatter = self.formatter
+        if self.filters or not isinstance(formatter, SecondCachingFormatter) or formatter._fmt != LOG_FORMAT:
+            return False
+        now = time.time()
+        line = f"{formatter.time_text(now, (now - int(now)) * 1000)} INFO {logger_name} {message}"
+        with self._pending_lock:
+            self._pending.append(line)
+        return True
 
     def flush(self) -> None:
         with self._pending_lock:
