@@ -58,9 +58,11 @@ static long nsamples, warm_count, total, sent_measured, errors_total, extra_conn
 static int64_t max_lag;
 static long answered_or_failed;
 
-static int open_conn(void) {
-    if (nconns >= MAX_CONNS) return -1;
+/* A non-blocking TCP_NODELAY socket connecting to the server on loopback (-1 if there is none); *failed is
+   set when connect() failed at once rather than being in progress. */
+static int dial(int *failed) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    *failed = 0;
     if (fd < 0) return -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -68,17 +70,31 @@ static int open_conn(void) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
-        close(fd);
-        return -1;
-    }
-    conn_t *c = &conns[nconns];
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) *failed = 1;
+    return fd;
+}
+
+/* Put `fd` in connection slot `i`, idle and not yet connected, and watch it. */
+static void attach(int i, int fd) {
+    conn_t *c = &conns[i];
     c->fd = fd;
     c->busy = 0;
     c->connected = 0;
     c->len = 0;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)nconns};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)i};
     epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int open_conn(void) {
+    if (nconns >= MAX_CONNS) return -1;
+    int failed;
+    int fd = dial(&failed);
+    if (fd < 0) return -1;
+    if (failed) {
+        close(fd);
+        return -1;
+    }
+    attach(nconns, fd);
     return nconns++;
 }
 
@@ -110,23 +126,10 @@ static void send_on(int i, long index, int64_t scheduled) {
 }
 
 static void reopen(int i) {
-    /* replace a dead connection in place */
-    conn_t *c = &conns[i];
-    if (c->fd >= 0) close(c->fd);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    c->fd = fd;
-    c->connected = 0;
-    c->busy = 0;
-    c->len = 0;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)i};
-    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    /* replace a dead connection in place (as before, a connect() that fails at once is not checked here) */
+    if (conns[i].fd >= 0) close(conns[i].fd);
+    int failed;
+    attach(i, dial(&failed));
 }
 
 /* 1: a whole response is in the buffer (status and its length set), 0: need more, -1: cannot parse. */
