@@ -52,7 +52,7 @@ def account_limit(
 
 # Refills add `elapsed * rate` in floating point, so a bucket that should hold exactly one token may hold
 # 0.9999999999; anything this close to a whole token counts as one.
-WHOLE_TOKEN: Final = 1.0 - 1e-9
+_WHOLE_TOKEN: Final = 1.0 - 1e-9
 
 
 @dataclass(slots=True)
@@ -86,7 +86,7 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Refill to `now`, then take a token if there is one."""
         self.refill(now)
-        if self.tokens >= WHOLE_TOKEN:
+        if self.tokens >= _WHOLE_TOKEN:
             self.tokens = max(0.0, self.tokens - 1.0)
             return True
         return False
@@ -97,7 +97,7 @@ def take_all(buckets: Sequence[TokenBucket], now: float) -> bool:
     admitted = True
     for bucket in buckets:
         bucket.refill(now)
-        if bucket.tokens < WHOLE_TOKEN:
+        if bucket.tokens < _WHOLE_TOKEN:
             admitted = False  # every bucket is still refilled: its clock moves on either way
     if not admitted:
         return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from stageway.auth import AuthError, Authorizers
@@ -26,7 +25,6 @@ from stageway.core.http_proxy import (
     parse_backend_url,
 )
 from stageway.core.mapping import MappingResult
-from stageway.core.throttle import ThrottleLimit
 from stageway.gateway.exchange import Exchange
 from stageway.gateway.plan import (
     AccessLogPlan,
@@ -74,10 +72,6 @@ class Gateway:
         self.http_client = http_client
         self.functions = functions
         self.throttler = throttler
-        # An in-process throttler answers without I/O: call it directly rather than through a coroutine.
-        self._admit_now: Callable[[Sequence[ThrottleLimit], float], bool] | None = (
-            getattr(throttler, "admit_now", None) if getattr(throttler, "in_process", False) else None
-        )
         self.authorizers = authorizers
         self.stage_logs = stage_logs
 
@@ -131,12 +125,9 @@ class Gateway:
         try:
             # Throttled requests reach neither the authorizer nor the integration (spec §8).
             limits = stage.throttle.limits_for(match.route_key)
-            admit_now = self._admit_now
-            admitted = (
-                admit_now(limits, time.monotonic())
-                if admit_now is not None
-                else await self.throttler.admit(limits, time.monotonic())
-            )
+            admitted = self.throttler.admit_now(limits, time.monotonic())
+            if admitted is None:
+                admitted = await self.throttler.admit(limits, time.monotonic())
             if not admitted:
                 raise TooManyRequests(f"throttled on route {match.route_key}")
             if match.target.auth.authorization_type != "NONE":

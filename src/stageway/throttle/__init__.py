@@ -1,7 +1,8 @@
 """Throttle back ends: where token buckets live (spec §8).
 
 The pipeline holds one `Throttler` for the life of the process (buckets outlive deployments) and calls
-`await throttler.admit(stage_throttle.limits_for(route_key), now)` once per request; False means 429.
+`throttler.admit_now(...)`, or when that has no answer `await throttler.admit(...)`, with
+`stage_throttle.limits_for(route_key)` once per request; False means 429.
 `MemoryThrottler` keeps buckets in this process; `RedisThrottler` keeps them in Redis so that several
 gateway nodes share one budget. The arithmetic is `stageway.core.throttle`'s.
 """
@@ -15,6 +16,11 @@ from stageway.core.throttle import ThrottleLimit
 
 
 class Throttler(Protocol):
+    def admit_now(self, limits: Sequence[ThrottleLimit], now: float) -> bool | None:
+        """`admit`'s answer when the back end can give it without I/O (in-process buckets), else None: the
+        caller then awaits `admit`. Spares the per-request coroutine where there is nothing to wait for."""
+        ...
+
     async def admit(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         """Take a token from every bucket in `limits` if each has one (all or nothing). `now` is seconds
         on the caller's monotonic clock; a back end shared between processes may use its own clock."""

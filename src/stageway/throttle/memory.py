@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stageway.core.throttle import WHOLE_TOKEN, ThrottleLimit, TokenBucket, take_all
+from stageway.core.throttle import ThrottleLimit, TokenBucket, take_all
 
 
 class MemoryThrottler:
@@ -30,7 +30,7 @@ class MemoryThrottler:
         return bucket
 
     def admit_now(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
-        """`admit` without the coroutine, for callers that know the back end is in-process."""
+        """The answer, always: the buckets are in this process."""
         entry = self._resolved.get(id(limits))
         if entry is None or entry[0] is not limits:
             if len(self._resolved) >= self._MAX_RESOLVED:
@@ -39,21 +39,7 @@ class MemoryThrottler:
         buckets = entry[1]
         if len(buckets) == 1:  # the common case: only the account bucket applies
             return buckets[0].take(now)
-        if len(buckets) == 2:  # account and route (or stage): take_all, written out for the hot path
-            first, second = buckets
-            first.refill(now)
-            second.refill(now)
-            if first.tokens < WHOLE_TOKEN or second.tokens < WHOLE_TOKEN:
-                return False
-            first.tokens = max(0.0, first.tokens - 1.0)
-            second.tokens = max(0.0, second.tokens - 1.0)
-            return True
         return take_all(buckets, now)
-
-    @property
-    def in_process(self) -> bool:
-        """True: `admit_now` answers without I/O, so the pipeline need not await `admit`."""
-        return True
 
     async def admit(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         return self.admit_now(limits, now)

@@ -83,6 +83,9 @@ class RedisThrottler:
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisThrottler:
         return cls(redis.asyncio.Redis.from_url(url), prefix=prefix)
 
+    def admit_now(self, limits: Sequence[ThrottleLimit], now: float) -> bool | None:
+        return None  # the buckets are in Redis: only `admit` can answer
+
     async def admit(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         keys = [self.prefix + limit.key for limit in limits]
         args: list[str] = []
