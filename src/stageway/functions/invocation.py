@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from stageway.core.forwarding import trace_id
 from stageway.core.ids import random_bytes
 from stageway.functions.logs import LogTail
 
@@ -26,7 +27,7 @@ def new_invocation_id() -> str:
 
 def new_trace_id() -> str:
     """`Root=1-<8 hex epoch seconds>-<24 hex>;Sampled=0`, the X-Ray header Lambda hands its runtime."""
-    return f"Root=1-{int(time.time()):08x}-{random_bytes(12).hex()};Sampled=0"
+    return f"{trace_id(int(time.time() * 1000))};Sampled=0"
 
 
 @dataclass(frozen=True, slots=True)

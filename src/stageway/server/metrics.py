@@ -39,6 +39,10 @@ class _Histogram:
         self.by_bucket = [0] * (len(_LATENCY_BUCKETS_MS) + 1)
         self.total = 0.0
 
+    def observe(self, value: float) -> None:
+        self.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, value)] += 1
+        self.total += value
+
     def cumulative(self) -> list[tuple[str, float]]:
         buckets: list[tuple[str, float]] = []
         running = 0
@@ -89,15 +93,9 @@ class GatewayMetrics(Collector):
             series.client_errors += 1
         elif status >= 500:
             series.server_errors += 1
-        # `_Histogram.observe` written out: this runs for every request.
-        latency = series.latency
-        latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, latency_ms)] += 1
-        latency.total += latency_ms
-        integration_ms = exchange.integration_latency_ms
-        if integration_ms is not None:
-            latency = series.integration_latency
-            latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, integration_ms)] += 1
-            latency.total += integration_ms
+        series.latency.observe(latency_ms)
+        if exchange.integration_latency_ms is not None:
+            series.integration_latency.observe(exchange.integration_latency_ms)
         series.data_processed += len(exchange.request.body) + len(response.body)
 
     def collect(self) -> Iterator[Metric]:
