@@ -409,12 +409,16 @@ class _Edits:
     """(name, value, drops, getter) in the order they apply, overwrites before appends. `drops`: an
     `overwrite:` whose value may be missing, which drops the name only when its value renders. `getter`:
     the value is one reference alone (`$context.requestId`), called directly."""
-    active: bool
     fixed: list[tuple[str, str]] | None = None
     """Every value is static text: the (name, value) pairs every request gets, made once (header values
     already cleaned of line breaks)."""
     fixed_query: str = ""
     """`fixed` as an encoded query string (query string edits)."""
+    active: bool = dataclasses.field(init=False)
+    """Anything to do; an attribute rather than `__bool__`, read for every request."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "active", bool(self.removed or self.setters))  # frozen: set once, here
 
     @classmethod
     def of(cls, operations: Sequence[_Operation], *, headers: bool) -> _Edits:
@@ -436,7 +440,6 @@ class _Edits:
         return cls(
             removed,
             setters,
-            bool(removed or setters),
             fixed,
             "" if headers else "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in fixed or ()),
         )
@@ -458,7 +461,7 @@ class _Edits:
         return dropped, added
 
 
-NO_EDITS: Final = _Edits(frozenset(), (), active=False)
+NO_EDITS: Final = _Edits(frozenset(), ())
 
 
 def _only_getter(template: ValueTemplate) -> Getter | None:
@@ -484,9 +487,7 @@ def _query_name(piece: str) -> str:
     return unquote(name.replace("+", " ")) if "%" in name or "+" in name else name
 
 
-@functools.lru_cache(maxsize=4096)
 def _encoded(text: str) -> str:
-    # Names, static values and most values from `$context` repeat from request to request.
     return quote(text, safe="")
 
 
