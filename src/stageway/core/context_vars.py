@@ -347,6 +347,16 @@ _PLAIN_VALUES = frozenset(
 )
 
 
+def whole_number(expression: str) -> str:
+    """`_number` of an int-or-None `expression`, written out as source for a generated render function."""
+    return f"(None if (_n := {expression}) is None else str(_n))"
+
+
+def rounded_number(expression: str) -> str:
+    """`_number` of a float-or-None `expression` (a latency), written out as source."""
+    return f"(None if (_n := {expression}) is None else f'{{_n:.0f}}')"
+
+
 # The commonest variables of access-log formats as expressions over `v` (a ContextVariables), written into
 # the generated render function instead of a resolver call each. Each must give what its resolver gives
 # (tests/unit/test_context_vars.py renders every one both ways).
@@ -361,20 +371,20 @@ _INLINE: dict[str, str] = {
     "routeKey": "(v.route.route_key if v.route is not None else None)",
     "stage": "(v.route.stage if v.route is not None else None)",
     "apiId": "(v.route.api_id if v.route is not None else None)",
-    # `_number` written out: whole numbers as they are, latencies rounded.
-    "status": "(None if (_n := v.facts.status) is None else str(_n))",
-    "responseLength": "(None if (_n := v.facts.response_length) is None else str(_n))",
-    "responseLatency": "(None if (_n := v.facts.response_latency_ms) is None else f'{_n:.0f}')",
-    "integrationLatency": "(None if (_n := v.facts.integration_latency_ms) is None else f'{_n:.0f}')",
-    "integration.latency": "(None if (_n := v.facts.integration_latency_ms) is None else f'{_n:.0f}')",
-    "integration.status": "(None if (_n := v.facts.integration_status) is None else str(_n))",
+    "status": whole_number("v.facts.status"),
+    "responseLength": whole_number("v.facts.response_length"),
+    "responseLatency": rounded_number("v.facts.response_latency_ms"),
+    "integrationLatency": rounded_number("v.facts.integration_latency_ms"),
+    "integration.latency": rounded_number("v.facts.integration_latency_ms"),
+    "integration.status": whole_number("v.facts.integration_status"),
 }
 
 
 def render_function(
-    log_format: LogFormat, inline: Mapping[str, str], arguments: str = "v"
+    parts: tuple[str | _Reference, ...], json: bool, inline: Mapping[str, str], arguments: str = "v"
 ) -> Callable[..., str] | None:
-    """A function that renders a line of `log_format`: `TEMPLATE % (value, value, ...)`.
+    """A function that renders a line of a format cut into `parts` (`json`: a JSON format, see LogFormat):
+    `TEMPLATE % (value, value, ...)`.
 
     Generated as source, as `dataclasses` generates `__init__`: a log line is written for every request of
     a logged stage, and a walk over the parts with a type test, a call and an escape check per part cost
@@ -382,7 +392,7 @@ def render_function(
     expressions over `arguments`; with the default `v` (a ContextVariables), any other variable is a call
     of its resolver. With other arguments every variable must be in `inline` (None otherwise: the caller
     falls back to a ContextVariables). The escape call is left out for values that never need one."""
-    escape = _json_escape if log_format.json else _line_escape
+    escape = _json_escape if json else _line_escape
     namespace: dict[str, object] = {
         "_MISSING": MISSING,
         "_escape": escape,
@@ -391,7 +401,7 @@ def render_function(
     }
     template: list[str] = []
     values: list[str] = []
-    for part in log_format.parts:
+    for part in parts:
         if isinstance(part, str):
             template.append(part.replace("%", "%%"))
             continue
@@ -407,7 +417,7 @@ def render_function(
             namespace[f"_r{len(values)}"] = part.resolve
         if part.name in _PLAIN_VALUES:
             values.append(f"({value} or _MISSING)")
-        elif part.name == "error.messageString" and log_format.json:
+        elif part.name == "error.messageString" and json:
             # Already quoted for JSON: escape what is inside the quotes only.
             values.append(f"_quoted({value})")
         else:
@@ -430,8 +440,8 @@ class LogFormat:
     parts: tuple[str | _Reference, ...]
     json: bool
     """True for a format that is a JSON object: values are escaped to stay valid JSON string content."""
-    render_line: Callable[[ContextVariables], str] = field(compare=False, repr=False, default=lambda v: "")
-    """Set by `compile_log_format` (`render_function` with `$context` resolvers)."""
+    render_line: Callable[[ContextVariables], str] = field(compare=False, repr=False)
+    """`render_function` of the parts with `$context` resolvers."""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -467,10 +477,10 @@ def compile_log_format(template: str) -> LogFormat:
         position = match.end()
     if position < len(template):
         parts.append(template[position:])
-    log_format = LogFormat(template, tuple(parts), template.lstrip().startswith("{"))
-    render_line = render_function(log_format, _INLINE)
+    json = template.lstrip().startswith("{")
+    render_line = render_function(tuple(parts), json, _INLINE)
     assert render_line is not None  # with `v`, every variable has an expression or a resolver
-    object.__setattr__(log_format, "render_line", render_line)  # frozen: set once, here
+    log_format = LogFormat(template, tuple(parts), json, render_line)
     if not {"requestId", "extendedRequestId"} & set(log_format.variables):
         # [DOC] service model AccessLogSettings: "The format must include at least $context.requestId";
         # the HTTP API logging guide accepts $context.extendedRequestId instead.

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stageway.core.context_vars import ContextVariables, LogFormat, RequestFacts, render_function
+from stageway.core.context_vars import (
+    ContextVariables,
+    LogFormat,
+    RequestFacts,
+    render_function,
+    rounded_number,
+    whole_number,
+)
 from stageway.gateway.exchange import Exchange
 
 ExchangeRenderer = Callable[[Exchange, float], str]
@@ -39,14 +46,14 @@ _FROM_EXCHANGE: dict[str, str] = {
     "customDomain.basePathMatched": f"({_ROUTE}.mapping_key if {_ROUTE} is not None else None)",
     "status": "str(x.response.status)",
     "responseLength": "str(len(x.response.body))",
-    "responseLatency": "f'{latency_ms:.0f}'",
+    "responseLatency": rounded_number("latency_ms"),
     "dataProcessed": "str(len(x.request.body) + len(x.response.body))",
-    "integrationLatency": "(None if (_n := x.integration_latency_ms) is None else f'{_n:.0f}')",
-    "integration.latency": "(None if (_n := x.integration_latency_ms) is None else f'{_n:.0f}')",
+    "integrationLatency": rounded_number("x.integration_latency_ms"),
+    "integration.latency": rounded_number("x.integration_latency_ms"),
     # The pipeline records no Lambda invoke status, so these are the integration's own status.
-    "integrationStatus": "(None if (_n := x.integration_status) is None else str(_n))",
-    "integration.integrationStatus": "(None if (_n := x.integration_status) is None else str(_n))",
-    "integration.status": "(None if (_n := x.integration_status) is None else str(_n))",
+    "integrationStatus": whole_number("x.integration_status"),
+    "integration.integrationStatus": whole_number("x.integration_status"),
+    "integration.status": whole_number("x.integration_status"),
     "error.message": "x.error_message",
     "integrationErrorMessage": "x.integration_error",
     "integration.error": "x.integration_error",
@@ -58,7 +65,7 @@ _FROM_EXCHANGE: dict[str, str] = {
 def exchange_renderer(log_format: LogFormat) -> ExchangeRenderer | None:
     """The fast renderer of a format, or None when it uses a variable only the general way knows
     (authorizer and identity values, error types); made once per deployment."""
-    return render_function(log_format, _FROM_EXCHANGE, "x, latency_ms")
+    return render_function(log_format.parts, log_format.json, _FROM_EXCHANGE, "x, latency_ms")
 
 
 def context_for_log(exchange: Exchange, latency_ms: float) -> ContextVariables:
