@@ -7,17 +7,14 @@ AWS adds `x-forwarded-for` (extended with the client address), `x-forwarded-port
 from __future__ import annotations
 
 from stageway.core.http import IncomingRequest
-from stageway.core.ids import random_bytes
+from stageway.core.ids import trace_digits
 
 GATEWAY_ADDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"})
-
-def random_hex(nbytes: int) -> str:
-    return random_bytes(nbytes).hex()
 
 
 def trace_id(time_epoch_ms: int) -> str:
     """An X-Ray style trace id: `Root=1-<8 hex epoch seconds>-<24 hex random>`."""
-    return f"Root=1-{time_epoch_ms // 1000:08x}-{random_hex(12)}"
+    return f"Root=1-{time_epoch_ms // 1000:08x}-{trace_digits()}"
 
 
 def with_forwarding_headers(request: IncomingRequest) -> list[tuple[str, str]]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress
+from operator import itemgetter, not_
 from urllib.parse import quote
 
 from stageway.core.forwarding import GATEWAY_ADDED, trace_id, with_forwarding_headers
@@ -41,6 +43,7 @@ _REQUEST_REPLACED = frozenset({"host", "content-length", "expect", "forwarded", 
 # AWS sets `date` and `content-length` on every response itself (spec §11.1) and `apigw-requestid` is the
 # gateway's, so the backend's copies are dropped rather than duplicated.
 _RESPONSE_REPLACED = frozenset({"content-length", "date", "apigw-requestid"})
+_RESPONSE_DROPPED = HOP_BY_HOP_HEADERS | _RESPONSE_REPLACED
 
 # Seen on requests API Gateway HTTP APIs send to HTTP backends (expressjs/session#886 capture).
 VIA_VALUE = "HTTP/1.1 AmazonAPIGateway"
@@ -186,6 +189,12 @@ class BackendUrl:
     """Host and port as written in the URL (the port left out when it is the scheme's default): the Host header."""
     target: str
     """Path and query, the request-target sent on the request line; never empty."""
+    origin: tuple[str, str, int] = field(init=False, repr=False, compare=False)
+    """(scheme, host, port): where a connection to this URL goes, as the HTTP client pools them."""
+
+    def __post_init__(self) -> None:
+        # Frozen: set once, here (URLs are parsed once and cached).
+        object.__setattr__(self, "origin", (self.scheme, self.host, self.port))
 
 
 class BadBackendUrl(ValueError):
@@ -350,26 +359,26 @@ def direct_backend_headers(
     `edit` is a parameter mapping's header edit, applied where the two steps apply it: to the client's
     headers and the forwarding headers. It must not touch a name in BACKEND_SET_HEADERS (such a mapping
     takes the two steps: `RequestMapping.edits_backend_set_headers`)."""
-    out = [("host", backend_host)]
-    for header in request.headers:
-        name = header[0]
-        if name in _TWO_STEP:
-            forwarded = with_forwarding_headers(request)
-            return backend_request_headers(
-                edit(forwarded) if edit is not None else forwarded,
-                backend_host=backend_host,
-                original_host=request.host,
-                client_ip=request.source_ip,
-                scheme=request.scheme,
-            )
-        if name not in _DROPPED:
-            out.append(header)
-    out += (
+    headers = request.headers
+    names = list(map(_first, headers))
+    if not _TWO_STEP.isdisjoint(names):
+        forwarded = with_forwarding_headers(request)
+        return backend_request_headers(
+            edit(forwarded) if edit is not None else forwarded,
+            backend_host=backend_host,
+            original_host=request.host,
+            client_ip=request.source_ip,
+            scheme=request.scheme,
+        )
+    # `compress` rather than a loop: no Python bytecode per header.
+    out = [
+        ("host", backend_host),
+        *compress(headers, map(not_, map(_DROPPED.__contains__, names))),
         ("x-forwarded-for", request.source_ip),
         ("x-forwarded-port", str(request.server_port)),
         ("x-forwarded-proto", request.scheme),
         ("x-amzn-trace-id", trace_id(request.time_epoch_ms)),
-    )
+    ]
     if edit is not None:
         out = edit(out)  # `host` first stays first: the edit cannot name it
     out += (
@@ -395,6 +404,12 @@ def backend_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[s
     gateway's to set (spec §11.1). Everything else passes, `server`, `content-encoding` and each
     `set-cookie` included.
     """
+    headers = list(headers)
+    names = list(map(str.lower, map(_first, headers)))
+    if "connection" not in names:
+        # Every response: filtered with `compress` rather than a loop, no Python bytecode per header.
+        kept = map(not_, map(_RESPONSE_DROPPED.__contains__, names))
+        return list(compress(zip(names, map(_second, headers)), kept))
     out: list[tuple[str, str]] = []
     connection: list[str] = []
     for name, value in headers:
@@ -408,3 +423,7 @@ def backend_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[s
         dropped = _connection_tokens(("connection", value) for value in connection)
         out = [header for header in out if header[0] not in dropped]
     return out
+
+
+_first = itemgetter(0)
+_second = itemgetter(1)

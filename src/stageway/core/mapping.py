@@ -655,10 +655,12 @@ class ResponseMapping:
     """An integration's compiled `responseParameters`, by the integration status they apply to."""
 
     rules: Mapping[int, _ResponseRules] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    is_empty: bool = dataclasses.field(init=False)
+    """No rules: the pipeline passes the response on as it is (checked per request)."""
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.rules
+    def __post_init__(self) -> None:
+        # Frozen: set once, here.
+        object.__setattr__(self, "is_empty", not self.rules)
 
     @property
     def statuses(self) -> frozenset[int]:

@@ -120,13 +120,25 @@ class Compiler:
     def compile_stage(self, api_id: str, stage: Document, snapshot: dict[str, Any]) -> StagePlan:
         integrations = {doc["integrationId"]: doc for doc in snapshot.get("integrations", [])}
         authorizers = self._authorizer_plans(snapshot)
+        default_settings = stage.get("defaultRouteSettings") or {}
+        throttle = compile_stage_throttle(
+            api_id,
+            stage["stageName"],
+            [route["routeKey"] for route in snapshot.get("routes", [])],
+            default_settings,
+            stage.get("routeSettings"),
+            account=self.account_throttle or account_limit(self.region),
+        )
         routes: list[tuple[Any, RoutePlan]] = []
         for route in snapshot.get("routes", []):
             key = parse_route_key(route["routeKey"])
             integration_id = _integration_id(route.get("target"))
             doc = integrations.get(integration_id) if integration_id else None
             auth = compile_route_auth(route, authorizers)
-            plan = RoutePlan(route["routeKey"], route["routeId"], None, integration_id, auth=auth)
+            limits = throttle.limits_for(route["routeKey"])
+            plan = RoutePlan(
+                route["routeKey"], route["routeId"], None, integration_id, auth=auth, throttle_limits=limits
+            )
             if doc is not None:
                 plan = RoutePlan(
                     route["routeKey"],
@@ -136,9 +148,9 @@ class Compiler:
                     request_mapping=_request_mapping(doc),
                     response_mapping=_response_mapping(doc),
                     auth=auth,
+                    throttle_limits=limits,
                 )
             routes.append((key, plan))
-        default_settings = stage.get("defaultRouteSettings") or {}
         cors_config = (snapshot.get("api") or {}).get("corsConfiguration")
         return StagePlan(
             api_id=api_id,
@@ -146,14 +158,7 @@ class Compiler:
             deployment_id=stage["deploymentId"],
             matcher=RouteMatcher.compile(routes),
             stage_variables=dict(stage.get("stageVariables") or {}),
-            throttle=compile_stage_throttle(
-                api_id,
-                stage["stageName"],
-                [route["routeKey"] for route in snapshot.get("routes", [])],
-                default_settings,
-                stage.get("routeSettings"),
-                account=self.account_throttle or account_limit(self.region),
-            ),
+            throttle=throttle,
             detailed_metrics=bool(default_settings.get("detailedMetricsEnabled")),
             cors=_cors_policy(cors_config) if cors_config else None,
             access_log=_access_log_plan(stage.get("accessLogSettings")),

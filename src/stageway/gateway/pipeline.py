@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
+from collections.abc import Awaitable
+from time import monotonic, perf_counter
 from typing import Protocol
 
 from stageway.auth import AuthError, Authorizers
@@ -76,23 +77,11 @@ class Gateway:
         self.stage_logs = stage_logs
 
     async def handle(self, request: IncomingRequest) -> Exchange:
-        started = time.perf_counter()
-        exchange = await self._handle(request)
-        stage = exchange.stage
-        if stage is not None and stage.access_log is not None and self.stage_logs is not None:
-            self._write_stage_log(exchange, stage.access_log, (time.perf_counter() - started) * 1000)
-        return exchange
-
-    def _write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, latency_ms: float) -> None:
-        """One line in the stage's own format (spec §10); written only for requests that reached a stage."""
-        sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
-        if sink is not None:
-            sink.write(render_line(settings.format, settings.renderer, exchange, latency_ms))
-
-    async def _handle(self, request: IncomingRequest) -> Exchange:
+        started = perf_counter()
         plan = self.plan  # one read: the whole request sees one configuration even if a deploy lands meanwhile
         selection = select(plan, request.host, request.raw_path)
         if selection is None:
+            # No stage, so no stage access log either (as on AWS).
             return _error_exchange(request, NotFound("no API or stage for this host and path"))
         stage = selection.stage
         cors = stage.cors
@@ -101,13 +90,20 @@ class Gateway:
             # even when no OPTIONS route exists (spec §6.2).
             preflight = cors.preflight(request.method, request.headers)
             if preflight is not None:
-                return Exchange(request, preflight, stage=stage)
+                exchange = Exchange(request, preflight, stage=stage)
+                if stage.access_log is not None:
+                    self._write_stage_log(exchange, stage.access_log, started)
+                return exchange
         match = stage.matcher.match(request.method, selection.route_raw_path)
         if match is None:
             exchange = _error_exchange(request, NotFound("no route matches"))
             exchange.stage = stage
-            _add_cors_headers(exchange, cors)
+            if cors is not None:
+                _add_cors_headers(exchange, cors)
+            if stage.access_log is not None:
+                self._write_stage_log(exchange, stage.access_log, started)
             return exchange
+        target = match.target
         route = RouteContext(
             api_id=stage.api_id,
             account_id=plan.account_id,
@@ -124,15 +120,15 @@ class Gateway:
         exchange = Exchange(request, _PLACEHOLDER, route, stage)
         try:
             # Throttled requests reach neither the authorizer nor the integration (spec §8).
-            limits = stage.throttle.limits_for(match.route_key)
-            admitted = self.throttler.admit_now(limits, time.monotonic())
+            limits = target.throttle_limits
+            admitted = self.throttler.admit_now(limits, monotonic())
             if admitted is None:
-                admitted = await self.throttler.admit(limits, time.monotonic())
+                admitted = await self.throttler.admit(limits, monotonic())
             if not admitted:
                 raise TooManyRequests(f"throttled on route {match.route_key}")
-            if match.target.auth.authorization_type != "NONE":
-                await self._authorize(match.target, request, route, exchange)
-            exchange.response = await self._integrate(match.target, request, route, exchange)
+            if target.auth.authorization_type != "NONE":
+                await self._authorize(target, request, route, exchange)
+            exchange.response = await self._integrate(target, request, route, exchange)
         except GatewayError as error:
             exchange.response = error.to_response()
             exchange.error_message = error.message
@@ -143,8 +139,19 @@ class Gateway:
             else:
                 exchange.integration_error = error.detail
             log.info("%s %s -> %s: %s", request.request_id, match.route_key, error.status, error.detail)
-        _add_cors_headers(exchange, cors)
+        if cors is not None:
+            _add_cors_headers(exchange, cors)
+        if stage.access_log is not None:
+            self._write_stage_log(exchange, stage.access_log, started)
         return exchange
+
+    def _write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, started: float) -> None:
+        """One line in the stage's own format (spec §10); written only for requests that reached a stage.
+        `started` is `handle`'s start."""
+        sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
+        if sink is not None:
+            latency_ms = (perf_counter() - started) * 1000
+            sink.write(render_line(settings.format, settings.renderer, exchange, latency_ms))
 
     async def _authorize(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange
@@ -166,8 +173,8 @@ class Gateway:
         if integration is None:
             raise IntegrationFailure(f"route {route_plan.route_key} has no integration that stageway can call")
         mapped: MappingResult | None = None
+        # With the gateway's forwarding headers; None: an unmapped HTTP proxy request builds its own.
         headers: list[tuple[str, str]] | None = None
-        """With the gateway's forwarding headers; None: an unmapped HTTP proxy request builds its own."""
         request_mapping = route_plan.request_mapping
         if not request_mapping.is_empty:
             exchange.context = ContextVariables(request, route, exchange.facts)
@@ -179,7 +186,7 @@ class Gateway:
                 headers = mapped.headers
         elif not isinstance(integration, HttpProxyPlan):
             headers = with_forwarding_headers(request)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if isinstance(integration, HttpProxyPlan):
                 response = await self._call_http(integration, request, route, headers, mapped)
@@ -197,7 +204,7 @@ class Gateway:
                     integration, request, route, headers, mapped
                 )
         finally:
-            exchange.integration_latency_ms = (time.perf_counter() - started) * 1000
+            exchange.integration_latency_ms = (perf_counter() - started) * 1000
         exchange.integration_status = response.status
         if not route_plan.response_mapping.is_empty:
             context = exchange.context or ContextVariables(request, route, exchange.facts)
@@ -208,16 +215,20 @@ class Gateway:
             response = GatewayResponse(status, response_headers, response.body)
         return response
 
-    async def _call_http(
+    def _call_http(
         self,
         plan: HttpProxyPlan,
         request: IncomingRequest,
         route: RouteContext,
         headers: list[tuple[str, str]] | None,
         mapped: MappingResult | None,
-    ) -> GatewayResponse:
-        raw_query = mapped.raw_query if mapped is not None else request.raw_query
-        path_override = mapped.path if mapped is not None else None
+    ) -> Awaitable[GatewayResponse]:
+        """The backend call, to await. (Not a coroutine itself: the client's call is handed over as is, one
+        coroutine fewer per request; a bad URL raises here, inside the caller's `try`.)"""
+        if mapped is None:
+            raw_query, path_override, edit = request.raw_query, None, None
+        else:
+            raw_query, path_override, edit = mapped.raw_query, mapped.path, mapped.edit_headers
         url = plan.uri.render(
             route.path_parameters,
             route.stage_variables,
@@ -228,11 +239,7 @@ class Gateway:
             backend = parse_backend_url(url)
         except BadBackendUrl as error:  # e.g. a stage variable that left the URL empty
             raise IntegrationFailure(f"Invalid integration URL {url!r}: {error}") from None
-        if path_override is not None:
-            # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
-            url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
         if headers is None:
-            edit = mapped.edit_headers if mapped is not None else None
             outgoing = direct_backend_headers(request, backend_host=backend.authority, edit=edit)
         else:
             outgoing = backend_request_headers(
@@ -242,7 +249,13 @@ class Gateway:
                 client_ip=request.source_ip,
                 scheme=request.scheme,
             )
-        return await self.http_client.send(plan.method or request.method, url, outgoing, request.body, plan.timeout_s)
+        method = plan.method or request.method
+        if path_override is not None:
+            # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
+            url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
+            return self.http_client.send(method, url, outgoing, request.body, plan.timeout_s)
+        # The URL as parsed above: the client need not parse it again.
+        return self.http_client.send_to(method, backend, outgoing, request.body, plan.timeout_s)
 
     async def _call_lambda(
         self,
@@ -263,11 +276,9 @@ class Gateway:
 _PLACEHOLDER = GatewayResponse(500)
 
 
-def _add_cors_headers(exchange: Exchange, cors: CorsPolicy | None) -> None:
+def _add_cors_headers(exchange: Exchange, cors: CorsPolicy) -> None:
     """On a CORS request (one with `Origin`) to an API with CORS configured, the configured headers replace
     whatever CORS headers the backend sent (spec §6.2)."""
-    if cors is None:
-        return
     origin = exchange.request.header("origin")
     if origin is None:
         return

@@ -16,7 +16,7 @@ from stageway.core.context_vars import LogFormat
 from stageway.core.cors import CorsPolicy
 from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING, RequestMapping, ResponseMapping
 from stageway.core.routing import RouteMatcher
-from stageway.core.throttle import StageThrottle
+from stageway.core.throttle import StageThrottle, ThrottleLimit
 
 if TYPE_CHECKING:
     from stageway.core.aws_service import ServiceCall
@@ -76,6 +76,8 @@ class RoutePlan:
     """The integration's `responseParameters`, compiled."""
     auth: RouteAuth = OPEN_ROUTE
     """How the route is authorized: NONE, JWT, CUSTOM (Lambda) or AWS_IAM, with its compiled authorizer."""
+    throttle_limits: tuple[ThrottleLimit, ...] = field(kw_only=True)
+    """`StagePlan.throttle.limits_for(route_key)`, looked up once per deployment rather than per request."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stageway.gateway.plan import ApiPlan, DomainPlan, GatewayPlan, StagePlan
 
 EXECUTE_API_LABEL = ".execute-api."
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(NamedTuple):
+    """The API and stage a request is for. (A named tuple: one is made per request, and a tuple is built
+    with less work than a dataclass's `__init__` does.)"""
+
     api: ApiPlan
     stage: StagePlan
     route_raw_path: str
@@ -39,7 +41,7 @@ def select_api(plan: GatewayPlan, host: str) -> ApiPlan | None:
     return None if api is None or api.disable_execute_api_endpoint else api
 
 
-def select_stage(api: ApiPlan, raw_path: str) -> tuple[StagePlan, str] | None:
+def select_stage(api: ApiPlan, raw_path: str) -> Selection | None:
     """A first path segment naming a stage picks it (and is consumed); otherwise `$default`, if any."""
     if api.stages:
         end = raw_path.find("/", 1)
@@ -47,9 +49,9 @@ def select_stage(api: ApiPlan, raw_path: str) -> tuple[StagePlan, str] | None:
         stage = api.stages.get(first)
         if stage is not None:
             # `/prod` selects stage prod with route path `/` (spec §2.2).
-            return stage, "/" if end == -1 else raw_path[end:]
+            return Selection(api, stage, "/" if end == -1 else raw_path[end:])
     if api.default_stage is not None:
-        return api.default_stage, raw_path
+        return Selection(api, api.default_stage, raw_path)
     return None
 
 
@@ -84,13 +86,11 @@ def select_by_mapping(plan: GatewayPlan, domain: DomainPlan, raw_path: str) -> S
 
 
 def select(plan: GatewayPlan, host: str, raw_path: str) -> Selection | None:
-    domain = find_domain(plan, host)
-    if domain is not None:
-        return select_by_mapping(plan, domain, raw_path)
+    if plan.domains:  # (checked here too: most gateways have no custom domain)
+        domain = find_domain(plan, host)
+        if domain is not None:
+            return select_by_mapping(plan, domain, raw_path)
     api = select_api(plan, host)
     if api is None:
         return None
-    chosen = select_stage(api, raw_path)
-    if chosen is None:
-        return None
-    return Selection(api, chosen[0], chosen[1])
+    return select_stage(api, raw_path)

@@ -18,8 +18,8 @@ import heapq
 import itertools
 import math
 import ssl
-import time
 from collections import deque
+from time import monotonic
 from typing import cast
 
 import httptools
@@ -42,6 +42,15 @@ _Origin = tuple[str, str, int]
 # Response header names as sent, lower-cased: backends send the same few names again and again.
 _NAMES: dict[bytes, str] = {}
 _MAX_CACHED_NAMES = 512
+
+
+def _header_name(raw: bytes) -> str:
+    name = _NAMES.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(_NAMES) < _MAX_CACHED_NAMES:
+            _NAMES[raw] = name
+    return name
 
 
 class _ResponseTooLarge(Exception):
@@ -128,6 +137,8 @@ class _BackendConnection(asyncio.Protocol):
         self._parser_spent = False
         self._received = False
         self._status = 0
+        self._header_list: list[tuple[str, str]] = []
+        """The headers `on_header` adds to (the message's, then a chunked body's trailers)."""
         self._headers: list[tuple[str, str]] = []
         self._headers_done = False
         self._body: list[bytes] = []
@@ -151,7 +162,6 @@ class _BackendConnection(asyncio.Protocol):
         self._head = head
         self._received = False
         self._failure = None
-        self.reusable = False
         self._reset_message()
         waiter = self.loop.create_future()
         self._waiter = waiter
@@ -175,8 +185,8 @@ class _BackendConnection(asyncio.Protocol):
         return self._received
 
     def _reset_message(self) -> None:
-        self._status = 0
-        self._headers = []
+        # (`_status` and `_headers` are set by `on_headers_complete` before anything reads them.)
+        self._header_list = []
         self._headers_done = False
         self._body = []
         self._body_size = 0
@@ -250,23 +260,21 @@ class _BackendConnection(asyncio.Protocol):
             self.abort()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._headers_done:  # trailers of a chunked body are not passed on
-            lowered = _NAMES.get(name)
-            if lowered is None:
-                lowered = name.decode("latin-1").lower()
-                if len(_NAMES) < _MAX_CACHED_NAMES:
-                    _NAMES[name] = lowered
-            self._headers.append((lowered, value.decode("latin-1")))
+        # The name lower-cased (the cache read inline: once per header); latin-1 keeps every byte as sent.
+        self._header_list.append((_NAMES.get(name) or _header_name(name), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()
         self._headers_done = True
+        headers = self._headers = self._header_list
+        self._header_list = []  # trailers of a chunked body land here, and are not passed on
         if self._status < 200:
             return
-        for name, value in self._headers:
-            if name == "content-length" and value.isdigit() and int(value) > MAX_RESPONSE_BODY:
-                self._failure = IntegrationFailure(f"backend response body over {MAX_RESPONSE_BODY} bytes")
-                raise _ResponseTooLarge
+        # httptools refuses a second Content-Length, and any character but a digit in one.
+        length = dict(headers).get("content-length")
+        if length is not None and int(length) > MAX_RESPONSE_BODY:
+            self._failure = IntegrationFailure(f"backend response body over {MAX_RESPONSE_BODY} bytes")
+            raise _ResponseTooLarge
         if self._head:
             self._parser_spent = True
             self._finish(keep_alive=self._head_keep_alive())
@@ -287,7 +295,7 @@ class _BackendConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:
+        if self._status < 200 and self._status >= 100:
             # An interim response (103 Early Hints, a stray 100 Continue): the real one follows.
             self._reset_message()
             return
@@ -333,6 +341,12 @@ class HttpProxyClient:
             target = parse_backend_url(url)
         except BadBackendUrl as error:
             raise IntegrationFailure(str(error)) from None
+        return await self.send_to(method, target, headers, body, timeout_s)
+
+    async def send_to(
+        self, method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes, timeout_s: float
+    ) -> GatewayResponse:
+        """`send` to a URL already taken apart with `parse_backend_url` (as the pipeline has, for the headers)."""
         data = _encode_request(method, target, headers, body)
         loop = self._loop
         if loop is None or not loop.is_running():
@@ -342,14 +356,7 @@ class HttpProxyClient:
                 self._deadlines.close()
             self._deadlines = _Deadlines(loop)
         deadline = loop.time() + timeout_s
-        response = await self._exchange(method, target, data, deadline, timeout_s)
-        response.headers = backend_response_headers(response.headers)
-        return response
-
-    async def _exchange(
-        self, method: str, target: BackendUrl, data: bytes, deadline: float, timeout_s: float
-    ) -> GatewayResponse:
-        origin = (target.scheme, target.host, target.port)
+        origin = target.origin
         head = method == "HEAD"
         connection = self._take_idle(origin)
         reused = connection is not None
@@ -372,13 +379,14 @@ class HttpProxyClient:
             connection.abort()
             raise
         self._release(origin, connection)
+        response.headers = backend_response_headers(response.headers)
         return response
 
     def _take_idle(self, origin: _Origin) -> _BackendConnection | None:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        now = time.monotonic()
+        now = monotonic()
         while idle:
             connection = idle.pop()
             if not connection.closed and now - connection.idle_since < self.idle_timeout_s:
@@ -387,7 +395,7 @@ class HttpProxyClient:
         return None
 
     def _release(self, origin: _Origin, connection: _BackendConnection) -> None:
-        if not connection.reusable or connection.closed or self._closed:
+        if not connection.reusable or self._closed:  # (a connection that closed is not reusable)
             connection.abort()
             return
         idle = self._idle.get(origin)
@@ -396,7 +404,7 @@ class HttpProxyClient:
         if len(idle) >= self.max_idle_per_origin:
             # Keep the most recently used ones; the oldest idle connection is the likeliest to go stale.
             idle.popleft().abort()
-        connection.idle_since = time.monotonic()
+        connection.idle_since = monotonic()
         idle.append(connection)
 
     async def _connect(self, target: BackendUrl, deadline: float, timeout_s: float) -> _BackendConnection:
@@ -437,18 +445,23 @@ class HttpProxyClient:
         self._idle.clear()
 
 
+_HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
+"""`name: value` and its line break, for a (name, value) pair: `map` it over a header list (no Python
+bytecode per header)."""
+
+
 def _encode_request(method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    lines = [f"{method} {target.target} HTTP/1.1"]
     # `backend_request_headers` puts `host` first.
     if not (headers and headers[0][0] == "host") and not any(name == "host" for name, _ in headers):
-        lines.append(f"host: {target.authority}")
-    lines += map(": ".join, headers)  # no Python bytecode per header
-    if body or method in _BODY_METHODS:
-        lines.append(f"content-length: {len(body)}")
-    head = "\r\n".join(lines) + "\r\n\r\n"
+        headers = [("host", target.authority), *headers]
+    head = f"{method} {target.target} HTTP/1.1\r\n" + "".join(map(_HEADER_LINE, headers))
     # A CR or LF inside a name or value (a mapped parameter, a stage variable) would split the request.
-    if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1:
+    lines = len(headers) + 1
+    if head.count("\n") != lines or head.count("\r") != lines:
         raise IntegrationFailure("request header contains a line break")
+    if body or method in _BODY_METHODS:
+        head += f"content-length: {len(body)}\r\n"
+    head += "\r\n"
     try:
         return head.encode("latin-1") + body
     except UnicodeEncodeError:

@@ -55,15 +55,20 @@ class _Histogram:
 class _Series:
     """Every metric of one (api_id, stage, route)."""
 
-    __slots__ = ("client_errors", "count", "data_processed", "integration_latency", "latency", "server_errors")
+    __slots__ = ("client_errors", "data_processed", "integration_latency", "latency", "server_errors")
 
     def __init__(self) -> None:
-        self.count = 0
+        # No request count of its own: every request is one latency observation (`count`).
         self.client_errors = 0
         self.server_errors = 0
         self.data_processed = 0
         self.latency = _Histogram()
         self.integration_latency = _Histogram()
+
+    @property
+    def count(self) -> int:
+        """Requests served."""
+        return sum(self.latency.by_bucket)
 
 
 class GatewayMetrics(Collector):
@@ -86,13 +91,13 @@ class GatewayMetrics(Collector):
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series()
-        series.count += 1
         response = exchange.response
         status = response.status
-        if 400 <= status < 500:
-            series.client_errors += 1
-        elif status >= 500:
-            series.server_errors += 1
+        if status >= 400:
+            if status < 500:
+                series.client_errors += 1
+            else:
+                series.server_errors += 1
         series.latency.observe(latency_ms)
         if exchange.integration_latency_ms is not None:
             series.integration_latency.observe(exchange.integration_latency_ms)

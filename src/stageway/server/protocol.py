@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
+from itertools import repeat
 from operator import itemgetter
+from time import monotonic, perf_counter, time_ns
 from typing import cast
 
 import httptools
@@ -76,9 +77,10 @@ _METHODS = {
 # Header names as sent, lower-cased: the same few dozen names arrive again and again.
 _NAMES: dict[bytes, str] = {}
 _MAX_CACHED_NAMES = 512
-# The headers the listener reads itself.
-_HOST, _CONTENT_LENGTH, _EXPECT, _TRANSFER_ENCODING = range(4)
-_SPECIAL = {"host": _HOST, "content-length": _CONTENT_LENGTH, "expect": _EXPECT, "transfer-encoding": _TRANSFER_ENCODING}
+# The headers that announce a request body; the listener reads them (and `host`) itself.
+_BODY_HEADERS = frozenset({"content-length", "expect", "transfer-encoding"})
+_LATIN_1 = repeat("latin-1")
+"""The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
 
 def _header_name(raw: bytes) -> str:
@@ -90,6 +92,20 @@ def _header_name(raw: bytes) -> str:
     return name
 
 
+def _body_headers(headers: list[tuple[str, str]]) -> tuple[int, bool, bool]:
+    """(content length or -1, chunked, expects 100-continue), for a request that sends one of _BODY_HEADERS."""
+    content_length, chunked, expects_continue = -1, False, False
+    for name, value in headers:
+        if name == "content-length":
+            if value.isdigit():
+                content_length = int(value)
+        elif name == "expect":
+            expects_continue = value.lower() == "100-continue"
+        elif name == "transfer-encoding":
+            chunked = True
+    return content_length, chunked, expects_continue
+
+
 _SERVER_ERROR = error_response(500, "Internal Server Error")
 
 _date: tuple[int, str] = (-1, "")
@@ -97,7 +113,7 @@ _date: tuple[int, str] = (-1, "")
 
 def _date_line() -> str:
     global _date
-    second = int(time.time())
+    second = time_ns() // 1_000_000_000
     cached = _date
     if cached[0] != second:
         cached = _date = (second, f"date: {formatdate(second, usegmt=True)}\r\n")
@@ -108,25 +124,23 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
     """Status line, headers and body in one buffer. `connection` is "" or a whole `connection:` line.
 
     The headers sent are `response_headers`'s: the integration's, less those the server owns, then AWS's.
-    Joined with `map(": ".join, ...)` rather than a loop: no Python bytecode per header."""
+    Joined with `map(_HEADER_LINE, ...)` rather than a loop: no Python bytecode per header."""
     status = response.status
     headers = response.headers
     if not SERVER_OWNED_HEADERS.isdisjoint(map(_first, headers)):
         headers = [header for header in headers if header[0] not in SERVER_OWNED_HEADERS]
     status_line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n"
-    block = "\r\n".join(map(": ".join, headers))
-    if block:
-        block += "\r\n"
+    block = "".join(map(_HEADER_LINE, headers))
+    # One line break a header (the other lines are the server's own): a CR or LF in a header would end the
+    # head early and let the rest pass as a second response.
+    lines = len(headers)
+    if block.count("\n") != lines or block.count("\r") != lines:
+        log.error("response to %s has a header with a line break; answering 500 instead", request_id)
+        return encode_response(_SERVER_ERROR, request_id, connection=connection, head_only=head_only)
     head = (
         f"{status_line}{_date_line()}{block}"
         f"content-length: {len(response.body)}\r\napigw-requestid: {request_id}\r\n{connection}\r\n"
     )
-    # Status, date, a line a header, content-length, apigw-requestid, `connection` if any, the blank line.
-    lines = len(headers) + (6 if connection else 5)
-    if head.count("\n") != lines or head.count("\r") != lines:
-        # A CR or LF in a header would end the head early and let the rest pass as a second response.
-        log.error("response to %s has a header with a line break; answering 500 instead", request_id)
-        return encode_response(_SERVER_ERROR, request_id, connection=connection, head_only=head_only)
     try:
         data = head.encode("latin-1")
     except UnicodeEncodeError:
@@ -136,6 +150,8 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
 
 
 _first = itemgetter(0)
+_HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
+"""`name: value` and its line break, for a (name, value) pair."""
 
 
 class _Answer:
@@ -156,10 +172,14 @@ class _Answer:
         self.request = request
         self.started = started
         self.keep_alive = keep_alive
+        # Set when the listener answers itself (a quota, malformed HTTP): the pipeline is not called.
         self.exchange = exchange
-        """Set when the listener answers itself (a quota, malformed HTTP): the pipeline is not called."""
-        self.request_id = request.request_id if request is not None else request_id or new_request_id()
-        self.head_only = request is not None and request.method == "HEAD"
+        if request is not None:
+            self.request_id = request.request_id
+            self.head_only = request.method == "HEAD"
+        else:
+            self.request_id = request_id or new_request_id()
+            self.head_only = False
         self.linger = linger
 
 
@@ -184,11 +204,9 @@ class _Connection(asyncio.Protocol):
         self._in_head = False
         self._head_bytes = 0
         self._url = b""
-        self._headers: list[tuple[str, str]] = []
-        self._value_bytes = 0
-        self._host = ""
-        self._content_length = -1
-        self._chunked = False
+        # Header names and values as httptools hands them over (name, value, name, value, ...), decoded in one
+        # go once the head is complete.
+        self._raw_headers: list[bytes] = []
         self._expects_continue = False
         self._request: IncomingRequest | None = None
         self._started = 0.0
@@ -199,6 +217,11 @@ class _Connection(asyncio.Protocol):
         self._queue: deque[_Answer] = deque()
         self._busy = False
         self._task: asyncio.Task[None] | None = None
+        """Runs the pipeline for the connection's requests, one after the other (`_run`): one task for the
+        connection rather than one a request, which would cost its creation and its registration in
+        asyncio's set of tasks every time."""
+        self._wakeup: asyncio.Future[_Answer] | None = None
+        """What `_task` awaits between requests; `_start` hands it the next one."""
         self._close_after = False
         """Answer what is queued, then close: the client half-closed, or the server is shutting down."""
         self._discarding = False
@@ -227,6 +250,9 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
         if self._linger_timer is not None:
             self._linger_timer.cancel()
+        if self._wakeup is not None:  # no next request: `_task` ends
+            self._wakeup.cancel()
+            self._wakeup = None
 
     def data_received(self, data: bytes) -> None:
         if self._discarding:
@@ -238,7 +264,7 @@ class _Connection(asyncio.Protocol):
             refusal, self._refusal = self._refusal, None
             if refusal is None:  # a bug in a callback below: this connection's problem, not the listener's
                 log.exception("failed to read a request")
-                refusal = _Answer(None, time.perf_counter(), False, exchange=_server_error(), linger=True)
+                refusal = _Answer(None, perf_counter(), False, exchange=_server_error(), linger=True)
             self._refuse(refusal)
             return
         except httptools.HttpParserUpgrade as upgrade:
@@ -252,12 +278,16 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._in_message = False
             exchange = Exchange(_NO_REQUEST, error_response(400, "Bad Request"))
-            self._refuse(_Answer(None, time.perf_counter(), False, exchange=exchange, linger=True))
+            self._refuse(_Answer(None, perf_counter(), False, exchange=exchange, linger=True))
             return
         if self._in_head:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BUFFER:
-                self._refuse(_Answer(None, time.perf_counter(), False, exchange=_header_overflow(), linger=True))
+                self._refuse(_Answer(None, perf_counter(), False, exchange=_header_overflow(), linger=True))
+            elif self._head_bytes > MAX_REQUEST_LINE_AND_HEADERS and self._header_values_too_large():
+                # The head is not complete, but its header values are already over AWS's quota. (Counted
+                # here, after each read, rather than in `on_header`: the head's bytes bound its values'.)
+                self._refuse(_Answer(None, self._started, False, exchange=_header_overflow(), linger=True))
 
     def eof_received(self) -> bool | None:
         if self._busy or self._queue:
@@ -282,75 +312,82 @@ class _Connection(asyncio.Protocol):
         self._in_head = True
         self._head_bytes = 0
         self._url = b""
-        self._headers = []
-        self._value_bytes = 0
-        self._host = ""
-        self._content_length = -1
-        self._chunked = False
+        self._raw_headers = []
         self._expects_continue = False
         self._body = []
         self._body_size = 0
-        self._started = time.perf_counter()
+        self._started = perf_counter()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, raw_name: bytes, raw_value: bytes) -> None:
-        name = _NAMES.get(raw_name) or _header_name(raw_name)  # the cache read inline: once per header
-        # latin-1 keeps every byte as sent.
-        value = raw_value.decode("latin-1")
-        self._headers.append((name, value))
-        self._value_bytes += len(raw_value)
-        if self._value_bytes > MAX_REQUEST_LINE_AND_HEADERS:
-            self._refusal = _Answer(None, self._started, False, exchange=_header_overflow(), linger=True)
-            raise _Refused
-        special = _SPECIAL.get(name)
-        if special is None:
-            return
-        if special == _HOST:
-            self._host = value
-        elif special == _CONTENT_LENGTH:
-            if value.isdigit():
-                self._content_length = int(value)
-        elif special == _EXPECT:
-            self._expects_continue = value.lower() == "100-continue"
-        else:
-            self._chunked = True
+        # Kept as sent: decoded and checked together in `on_headers_complete`, without a loop.
+        self._raw_headers += (raw_name, raw_value)
+
+    def _header_values_too_large(self) -> bool:
+        return sum(map(len, self._raw_headers[1::2])) > MAX_REQUEST_LINE_AND_HEADERS
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        raw_headers = self._raw_headers
+        raw_values = raw_headers[1::2]
+        value_bytes = sum(map(len, raw_values))
+        if value_bytes > MAX_REQUEST_LINE_AND_HEADERS:
+            # Refused as `data_received` refuses an incomplete head: before the request exists.
+            self._refusal = _Answer(None, self._started, False, exchange=_header_overflow(), linger=True)
+            raise _Refused
+        # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
+        try:
+            names = list(map(_NAMES.__getitem__, raw_headers[::2]))
+        except KeyError:  # a name the cache does not hold yet
+            names = list(map(_header_name, raw_headers[::2]))
+        headers = list(zip(names, map(bytes.decode, raw_values, _LATIN_1), strict=True))
+        last = dict(headers)  # a name's last value, as the listener reads `host` and the body's headers
         parser = self._parser
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
-        url = self._url
-        if url[:1] == b"/" and b"#" not in url:  # origin form, as every client sends it
-            raw_path, _, raw_query = url.partition(b"?")
+        url = self._url.decode("latin-1")  # a character a byte: lengths below are the bytes'
+        if url[:1] == "/" and "#" not in url:  # origin form, as every client sends it
+            raw_path, _, raw_query = url.partition("?")
         else:  # absolute form (`GET http://host/path`), or a fragment to drop
             try:
-                parsed = httptools.parse_url(url)
+                parsed = httptools.parse_url(self._url)
             except httptools.HttpParserInvalidURLError:
                 exchange = Exchange(_NO_REQUEST, error_response(400, "Bad Request"))
                 self._refusal = _Answer(None, self._started, False, exchange=exchange, linger=True)
                 raise _Refused from None
-            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+            raw_path = (parsed.path or b"/").decode("latin-1")
+            raw_query = (parsed.query or b"").decode("latin-1")
         request = self._request = new_request(
             method,
-            raw_path.decode("latin-1"),
-            raw_query.decode("latin-1"),
-            self._headers,
-            self._host,
+            raw_path,
+            raw_query,
+            headers,
+            last.get("host", ""),
             source_ip=self._source_ip,
             server_port=self._server_port,
             protocol=_PROTOCOLS.get(parser.get_http_version(), "HTTP/1.1"),
         )
-        if len(raw_method) + len(raw_path) + len(raw_query) + self._value_bytes > MAX_REQUEST_LINE_AND_HEADERS:
+        # The request line and header values against AWS's quota (`url` is never shorter than path and query
+        # together: the exact sum is only needed near the limit).
+        if (
+            len(raw_method) + len(url) + value_bytes > MAX_REQUEST_LINE_AND_HEADERS
+            and len(raw_method) + len(raw_path) + len(raw_query) + value_bytes > MAX_REQUEST_LINE_AND_HEADERS
+        ):
             self._refusal = _Answer(request, self._started, False, exchange=headers_too_large(request), linger=True)
             raise _Refused
-        if self._content_length > MAX_PAYLOAD_BYTES:
+        if not _BODY_HEADERS.isdisjoint(last):
+            self._announced_body(request, headers)
+
+    def _announced_body(self, request: IncomingRequest, headers: list[tuple[str, str]]) -> None:
+        """For a request that sends one of _BODY_HEADERS: refuse a body over the quota, or invite it."""
+        content_length, chunked, self._expects_continue = _body_headers(headers)
+        if content_length > MAX_PAYLOAD_BYTES:
             # Refused before a byte of the body is read (and without a 100 Continue inviting it).
             self._refusal = _Answer(request, self._started, False, exchange=payload_too_large(request), linger=True)
             raise _Refused
-        if self._expects_continue and (self._content_length > 0 or self._chunked) and self._next_in_line():
+        if self._expects_continue and (content_length > 0 or chunked) and self._next_in_line():
             self._write_continue()
 
     def on_body(self, body: bytes) -> None:
@@ -390,24 +427,39 @@ class _Connection(asyncio.Protocol):
 
     def _start(self, answer: _Answer) -> None:
         self._busy = True
+        wakeup = self._wakeup
         if answer.exchange is not None:
             self._finish(answer, answer.exchange)
+        elif wakeup is not None:  # the connection's task waits for its next request
+            self._wakeup = None
+            wakeup.set_result(answer)
         else:
-            assert answer.request is not None
-            self._task = self._loop.create_task(self._run(answer, answer.request))
+            self._task = self._loop.create_task(self._run(answer))
 
-    async def _run(self, answer: _Answer, request: IncomingRequest) -> None:
-        exchange = await self._app.respond(request)
-        try:
-            self._finish(answer, exchange)
-        except Exception:  # a bug in answering costs this connection, never the listener
-            log.exception("failed to answer request %s", request.request_id)
-            self.abort()
+    async def _run(self, answer: _Answer) -> None:
+        """Answer `answer`, then each request `_start` hands over, until the connection closes."""
+        while True:
+            request = answer.request
+            assert request is not None
+            exchange = await self._app.respond(request)
+            # Waiting before the answer goes out: `_finish` may start the next request at once.
+            wakeup = self._wakeup = self._loop.create_future()
+            try:
+                self._finish(answer, exchange)
+            except Exception:  # a bug in answering costs this connection, never the listener
+                log.exception("failed to answer request %s", request.request_id)
+                self._wakeup = None
+                self.abort()
+                return
+            if self._transport is None:  # closed while the pipeline ran
+                self._wakeup = None
+                return
+            answer = await wakeup
 
     def _finish(self, answer: _Answer, exchange: Exchange) -> None:
-        self._task = None
         transport = self._transport
-        keep_alive = answer.keep_alive and not self._close_after and not self._server.closing
+        # (A server that is closing has set `_close_after` on every connection: `shutdown`.)
+        keep_alive = answer.keep_alive and not self._close_after
         if transport is not None and not transport.is_closing():
             if not keep_alive:
                 connection = "connection: close\r\n"
@@ -441,7 +493,8 @@ class _Connection(asyncio.Protocol):
             self._start(self._queue.popleft())
             return
         self.active_tick = self._server.tick
-        self._resume_reading()
+        if self._reading_paused:
+            self._resume_reading()
         if self._in_message and self._expects_continue and not self._in_head:
             self._write_continue()  # the request behind the one just answered asked to send its body
 
@@ -597,8 +650,8 @@ class DataPlaneServer:
         server.close()
         for connection in list(self.connections):
             connection.shutdown()
-        deadline = time.monotonic() + self.graceful_timeout_s
-        while self.connections and not self.force_exit and time.monotonic() < deadline:
+        deadline = monotonic() + self.graceful_timeout_s
+        while self.connections and not self.force_exit and monotonic() < deadline:
             await asyncio.sleep(0.05)
         for connection in list(self.connections):
             connection.abort()

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from stageway.core.throttle import ThrottleLimit, TokenBucket, take_all
 
+_Resolved = tuple[Sequence[ThrottleLimit], tuple[TokenBucket, ...], TokenBucket | None]
+
 
 class MemoryThrottler:
     """Buckets by `ThrottleLimit.key`, created full on first use. A bucket whose limits changed (a new
@@ -17,9 +19,10 @@ class MemoryThrottler:
 
     def __init__(self) -> None:
         self._buckets: dict[str, TokenBucket] = {}
-        self._resolved: dict[int, tuple[Sequence[ThrottleLimit], tuple[TokenBucket, ...]]] = {}
+        self._resolved: dict[int, _Resolved] = {}
         """By `id()` of a stage's limits tuple (compiled once per deployment): its buckets, checked for size
-        once. The tuple is kept in the entry, so its id cannot be reused while the entry exists."""
+        once, and the bucket itself when there is only one. The tuple is kept in the entry, so its id cannot
+        be reused while the entry exists."""
 
     def _bucket(self, limit: ThrottleLimit, now: float) -> TokenBucket:
         bucket = self._buckets.get(limit.key)
@@ -35,11 +38,12 @@ class MemoryThrottler:
         if entry is None or entry[0] is not limits:
             if len(self._resolved) >= self._MAX_RESOLVED:
                 self._resolved.clear()
-            entry = self._resolved[id(limits)] = (limits, tuple(self._bucket(limit, now) for limit in limits))
-        buckets = entry[1]
-        if len(buckets) == 1:  # the common case: only the account bucket applies
-            return buckets[0].take(now)
-        return take_all(buckets, now)
+            buckets = tuple(self._bucket(limit, now) for limit in limits)
+            entry = self._resolved[id(limits)] = (limits, buckets, buckets[0] if len(buckets) == 1 else None)
+        only = entry[2]
+        if only is not None:  # the common case: only the account bucket applies
+            return only.take(now)
+        return take_all(entry[1], now)
 
     async def admit(self, limits: Sequence[ThrottleLimit], now: float) -> bool:
         return self.admit_now(limits, now)
