@@ -109,7 +109,7 @@ class RecordingClient:
 
 
 def _invocation(body: bytes, **headers: str) -> bootstrap.Invocation:
-    return bootstrap.Invocation(
+    return bootstrap.Invocation.from_headers(
         {"lambda-runtime-aws-request-id": "rid-1", "lambda-runtime-deadline-ms": str(int(time.time() * 1000) + 3000),
          "lambda-runtime-invoked-function-arn": "arn:fn", **headers},
         body,

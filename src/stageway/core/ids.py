@@ -30,24 +30,9 @@ def new_api_id() -> str:
     return random_id(10)
 
 
-_random = b""
-_random_at = 0
-
-
-def random_bytes(count: int) -> bytes:
-    """`count` random bytes from the OS, taken from a 4 KB buffer of `os.urandom`: one system call for a few
-    hundred ids instead of one for each request (these ids need to be unpredictable, not secret)."""
-    global _random, _random_at
-    at = _random_at
-    if at + count > len(_random):
-        _random, at = os.urandom(4096), 0
-    _random_at = at + count
-    return _random[at : at + count]
-
-
 # Request ids and trace ids are made a batch at a time, with `map` and slices rather than a loop: a request
-# takes one from a list instead of running the encoding's Python code (base64's module functions, a
-# `random_bytes` call) for its own.
+# takes one from a list instead of running the encoding's Python code (base64's module functions) and a
+# getrandom() system call for its own.
 _BATCH = 256
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 _request_ids: list[str] = []
@@ -63,15 +48,15 @@ def _forget_batches() -> None:
 os.register_at_fork(after_in_child=_forget_batches)
 
 
-def _slices(size: int, count: int) -> map[slice]:
-    """`count` consecutive slices of `size` items each, from the start."""
-    return map(slice, range(0, size * count, size), range(size, size * count + 1, size))
+def record_slices(start: int, end: int, size: int, count: int) -> map[slice]:
+    """Items `start:end` of each of `count` consecutive records of `size` items (a batch cut up in C)."""
+    return map(slice, range(start, size * count, size), range(end, size * count + 1, size))
 
 
 def _new_request_ids() -> list[str]:
     raw = os.urandom(11 * _BATCH)
     # b2a_base64 ends each encoding with a newline, so one split separates the ids.
-    encoded = b"".join(map(binascii.b2a_base64, map(raw.__getitem__, _slices(11, _BATCH))))
+    encoded = b"".join(map(binascii.b2a_base64, map(raw.__getitem__, record_slices(0, 11, 11, _BATCH))))
     return encoded.translate(_URLSAFE).decode().split()
 
 
@@ -88,5 +73,5 @@ def trace_digits() -> str:
     """24 random hex digits: the random part of an X-Ray trace id."""
     digits = _trace_digits
     if not digits:
-        digits += map(os.urandom(12 * _BATCH).hex().__getitem__, _slices(24, _BATCH))
+        digits += map(os.urandom(12 * _BATCH).hex().__getitem__, record_slices(0, 24, 24, _BATCH))
     return digits.pop()

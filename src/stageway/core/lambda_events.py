@@ -60,10 +60,8 @@ def _body_fields(body: bytes, content_type: str | None) -> tuple[str, bool]:
     return base64.b64encode(body).decode("ascii"), True
 
 
-def build_v2_event(
-    request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
-) -> dict[str, Any]:
-    """The payload format 2.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+def _v2_headers(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """The `headers` map and the `cookies` array of a request that repeats a header or sends cookies."""
     header_map: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
@@ -74,58 +72,79 @@ def build_v2_event(
         joined = header_map.get(name)
         # AWS joins repeated headers with a comma and no space in payload 2.0.
         header_map[name] = value if joined is None else f"{joined},{value}"
+    return header_map, cookies
+
+
+def build_v2_event(
+    request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The payload format 2.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+    header_map = dict(headers)
+    cookies: list[str] | None = None
+    if len(header_map) != len(headers) or "cookie" in header_map:
+        # Most requests repeat no header and send no cookie: for them `dict` alone is the whole map.
+        header_map, cookies = _v2_headers(headers)
 
     # 2.0 reports the path percent-decoded (`/users/John Doe`), the query string still encoded.
     # On a custom domain, 2.0's rawPath leaves out the API mapping key (1.0's `path` keeps it; spec §9).
-    path = unquote(route.stage_raw_path if route.mapping_key is None else route.route_raw_path)
-    domain_name = route.domain_name or request.host
+    path = route.stage_raw_path if route.mapping_key is None else route.route_raw_path
+    if "%" in path:
+        path = unquote(path)
+    raw_query = request.raw_query
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
         "rawPath": path,
-        "rawQueryString": request.raw_query,
+        "rawQueryString": raw_query,
     }
     # Empty fields are omitted in 2.0, never null: strict validators reject null (spec §13 item 24).
     if cookies:
         event["cookies"] = cookies
     event["headers"] = header_map
-    query = parse_query_string(request.raw_query)
-    if query:
+    if raw_query:
         query_map: dict[str, str] = {}
-        for name, value in query:
+        for name, value in parse_query_string(raw_query):
             joined = query_map.get(name)
             query_map[name] = value if joined is None else f"{joined},{value}"
-        event["queryStringParameters"] = query_map
+        if query_map:
+            event["queryStringParameters"] = query_map
     if route.path_parameters:
         event["pathParameters"] = route.path_parameters
     if route.stage_variables:
         event["stageVariables"] = route.stage_variables
 
+    domain_name = route.domain_name or request.host
     context: dict[str, Any] = {"accountId": route.account_id, "apiId": route.api_id}
     if route.authorizer is not None:
         context["authorizer"] = route.authorizer
-    context["domainName"] = domain_name
-    context["domainPrefix"] = domain_name.partition(".")[0]
-    context["http"] = {
-        "method": request.method,
-        "path": path,
-        "protocol": request.protocol,
-        "sourceIp": request.source_ip,
-        "userAgent": header_map.get("user-agent", ""),
-    }
-    context["requestId"] = request.request_id
-    context["routeKey"] = route.route_key
-    context["stage"] = route.stage
-    context["time"] = clf_time(request.time_epoch_ms)
-    context["timeEpoch"] = request.time_epoch_ms
+    # One literal for the rest: its keys are stored once, in AWS's order, instead of one by one.
+    context.update(
+        {
+            "domainName": domain_name,
+            "domainPrefix": domain_name.partition(".")[0],
+            "http": {
+                "method": request.method,
+                "path": path,
+                "protocol": request.protocol,
+                "sourceIp": request.source_ip,
+                "userAgent": header_map.get("user-agent", ""),
+            },
+            "requestId": request.request_id,
+            "routeKey": route.route_key,
+            "stage": route.stage,
+            "time": clf_time(request.time_epoch_ms),
+            "timeEpoch": request.time_epoch_ms,
+        }
+    )
     event["requestContext"] = context
 
+    content_type = header_map.get("content-type")
     if request.body:
-        event["body"], event["isBase64Encoded"] = _body_fields(request.body, header_map.get("content-type"))
+        event["body"], event["isBase64Encoded"] = _body_fields(request.body, content_type)
     else:
         # No body, no `body` key; the flag still follows the Content-Type rule: AWS's sample body-less GET
         # without a Content-Type says `isBase64Encoded: true` (spec §4.2).
-        event["isBase64Encoded"] = not is_text_content_type(header_map.get("content-type"))
+        event["isBase64Encoded"] = content_type is None or not is_text_content_type(content_type)
     return event
 
 

@@ -42,6 +42,9 @@ def _load(payload: bytes) -> Any:
         raise _malformed(f"the payload is not valid JSON ({error})") from None
 
 
+_STATUS_CODES = range(100, 600)
+
+
 def _status_code(response: dict[str, Any]) -> int:
     status = response["statusCode"]
     # `type(...) is int` refuses booleans too; AWS answers 500 to 200.5 and to "200" alike.
@@ -52,15 +55,27 @@ def _status_code(response: dict[str, Any]) -> int:
     return status
 
 
+# Header names already found valid, and their lower-case form: a function sends the same few names with
+# every response. Bounded, so that a function inventing names cannot grow it without end.
+_valid_names: dict[str, str] = {}
+_VALID_NAMES_KEPT = 1024
+
+
 def _header_name(name: str) -> str:
+    lowered = _valid_names.get(name)
+    if lowered is not None:
+        return lowered
     if not _HEADER_NAME.fullmatch(name):
         raise _malformed(f"invalid header name {name!r}")
-    return name.lower()
+    lowered = name.lower()
+    if len(_valid_names) < _VALID_NAMES_KEPT:
+        _valid_names[name] = lowered
+    return lowered
 
 
 def _header_value(name: str, value: Any) -> str | None:
     """The text AWS sends for a header value; None for a null value, which sends nothing [INF]."""
-    if isinstance(value, str):
+    if type(value) is str:  # what JSON gives: `orjson` makes no subclasses
         text = value
     elif value is None:
         return None
@@ -87,13 +102,13 @@ def _mapping(response: dict[str, Any], key: str) -> dict[str, Any]:
 def _add_headers(
     headers: list[tuple[str, str]],
     single: dict[str, Any],
-    skip: Container[tuple[str, str]] = (),
+    skip: Container[tuple[str, str]] | None = None,
 ) -> None:
     """Append the `headers` object's entries, verbatim: a value with commas stays one header."""
     for raw_name, raw_value in single.items():
         name = _header_name(raw_name)
         value = _header_value(raw_name, raw_value)
-        if value is not None and (name, value) not in skip:
+        if value is not None and (skip is None or (name, value) not in skip):
             headers.append((name, value))
 
 
@@ -108,6 +123,8 @@ def _with_default_content_type(headers: list[tuple[str, str]]) -> list[tuple[str
 def _body(response: dict[str, Any]) -> bytes:
     body = response.get("body")
     encoded = response.get("isBase64Encoded")
+    if type(body) is str and (encoded is None or encoded is False):
+        return body.encode()  # the usual case, checked first
     if encoded is not None and not isinstance(encoded, bool):
         raise _malformed(f"isBase64Encoded must be a boolean, got {type(encoded).__name__}")
     if body is None:
@@ -126,8 +143,10 @@ def _body(response: dict[str, Any]) -> bytes:
 def parse_v2_response(payload: bytes) -> GatewayResponse:
     """A payload format 2.0 answer: a response object, or any other JSON sent as a 200 JSON body."""
     response = _load(payload)
-    if isinstance(response, dict) and "statusCode" in response:
-        status = _status_code(response)
+    if type(response) is dict and "statusCode" in response:
+        status = response["statusCode"]
+        if type(status) is not int or status not in _STATUS_CODES:
+            _status_code(response)  # raises, saying what is wrong with it
         headers: list[tuple[str, str]] = []
         cookies = response.get("cookies")
         if cookies is not None:
@@ -141,7 +160,9 @@ def parse_v2_response(payload: bytes) -> GatewayResponse:
                 if value is not None:
                     headers.append(("set-cookie", value))
         # `multiValueHeaders` is no part of the 2.0 response format; like other unknown keys it is ignored.
-        _add_headers(headers, _mapping(response, "headers"))
+        single = response.get("headers")
+        if single is not None:
+            _add_headers(headers, single if type(single) is dict else _mapping(response, "headers"))
         return GatewayResponse(status, _with_default_content_type(headers), _body(response))
 
     # Anything else that parses is the body of a 200 JSON response, the payload's own text; a JSON string

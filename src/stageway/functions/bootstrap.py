@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -109,6 +110,16 @@ class ClientContext:
         self.client = Client(client) if isinstance(client, dict) else None
 
 
+# The function's environment variables of the context: the runtime sets them when the execution environment
+# starts, and Lambda reserves them. Read once, not for every invocation (an `os.environ.get` runs four
+# functions of Python code).
+_FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+_FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+_MEMORY_SIZE = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+_LOG_GROUP_NAME = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+_LOG_STREAM_NAME = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+
 class LambdaContext:
     """The `context` argument, with the attributes Lambda's Python runtime gives it."""
 
@@ -120,14 +131,13 @@ class LambdaContext:
         client_context: dict[str, Any] | None,
         identity: dict[str, Any] | None,
     ) -> None:
-        environ = os.environ
         self.aws_request_id = request_id
-        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.function_name = _FUNCTION_NAME
+        self.function_version = _FUNCTION_VERSION
         self.invoked_function_arn = invoked_function_arn
-        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.memory_limit_in_mb = _MEMORY_SIZE
+        self.log_group_name = _LOG_GROUP_NAME
+        self.log_stream_name = _LOG_STREAM_NAME
         self.identity = CognitoIdentity(identity)
         self.client_context = ClientContext(client_context) if client_context is not None else None
         self.tenant_id = None
@@ -141,16 +151,53 @@ class LambdaContext:
 
 
 class Invocation:
+    """An event and what the Lambda-Runtime-* headers it came with say about it."""
+
     __slots__ = ("body", "client_context", "deadline_ms", "function_arn", "identity", "request_id", "trace_id")
 
-    def __init__(self, headers: dict[str, str], body: bytes) -> None:
-        self.request_id = headers.get("lambda-runtime-aws-request-id", "")
-        self.deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
-        self.function_arn = headers.get("lambda-runtime-invoked-function-arn", "")
-        self.trace_id = headers.get("lambda-runtime-trace-id")
-        self.client_context = headers.get("lambda-runtime-client-context")
-        self.identity = headers.get("lambda-runtime-cognito-identity")
+    def __init__(
+        self,
+        request_id: str,
+        deadline_ms: int,
+        function_arn: str,
+        trace_id: str | None,
+        client_context: str | None,
+        identity: str | None,
+        body: bytes,
+    ) -> None:
+        self.request_id = request_id
+        self.deadline_ms = deadline_ms
+        self.function_arn = function_arn
+        self.trace_id = trace_id
+        self.client_context = client_context
+        self.identity = identity
         self.body = body
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, str], body: bytes) -> Invocation:
+        """From the answer's headers, names in lower case."""
+        return cls(
+            headers.get("lambda-runtime-aws-request-id", ""),
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn", ""),
+            headers.get("lambda-runtime-trace-id"),
+            headers.get("lambda-runtime-client-context"),
+            headers.get("lambda-runtime-cognito-identity"),
+            body,
+        )
+
+
+# Exactly the head of stageway's answer to `GET .../next` (`runtime_api.next_invocation_head`), read with one
+# match instead of line by line; any other answer is read line by line.
+_EVENT_HEAD = re.compile(
+    r"HTTP/1\.1 200 OK\r\nContent-Type: application/json\r\n"
+    r"Lambda-Runtime-Aws-Request-Id: (\S(?:[^\r\n]*\S)?)\r\n"
+    r"Lambda-Runtime-Deadline-Ms: ([0-9]{1,18})\r\n"
+    r"Lambda-Runtime-Invoked-Function-Arn: (\S(?:[^\r\n]*\S)?)\r\n"
+    r"Lambda-Runtime-Trace-Id: (\S(?:[^\r\n]*\S)?)\r\n"
+    r"(?:Lambda-Runtime-Client-Context: (\S(?:[^\r\n]*\S)?)\r\n)?"
+    r"Content-Length: ([0-9]{1,9})\r\n\r\n"
+)
 
 
 class RuntimeApiClient:
@@ -171,6 +218,12 @@ class RuntimeApiClient:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
         self._next_request = self._request("GET", "/invocation/next")
+        # What `_request` makes of a posted response, as a template (the request id, the content type and
+        # the body's length go in).
+        self._response_head = (
+            f"POST {_RUNTIME_PATH}/invocation/%s/response HTTP/1.1\r\nHost: {address.replace('%', '%%')}\r\n"
+            "Content-Type: %s\r\nContent-Length: %d\r\n\r\n"
+        )
         self._pipelined = pipelined
         self._unsent = b""
         self._unanswered: list[bool] = []
@@ -194,10 +247,10 @@ class RuntimeApiClient:
 
     def _read_answer(self) -> tuple[int, dict[str, str], bytes]:
         buffer = self._buffer
-        if buffer.startswith(_ACCEPTED):  # stageway's answer to every result: nothing to parse
-            self._buffer = buffer[len(_ACCEPTED) :]
-            return _ACCEPTED_ANSWER
         while True:
+            if buffer.startswith(_ACCEPTED):  # stageway's answer to every result: nothing to parse
+                self._buffer = buffer[len(_ACCEPTED) :]
+                return _ACCEPTED_ANSWER
             end = buffer.find(b"\r\n\r\n")
             if end >= 0:
                 break
@@ -238,13 +291,31 @@ class RuntimeApiClient:
             answer = self._read_answer()
             if is_response:
                 _check_response_accepted(answer)
+        return self._read_invocation()
+
+    def _read_invocation(self) -> Invocation:
+        """The answer to `GET .../next`: the next event."""
+        buffer = self._buffer
+        end = buffer.find(b"\r\n\r\n")
+        while end < 0:
+            buffer += self._receive()
+            end = buffer.find(b"\r\n\r\n")
+        self._buffer = buffer
+        head = _EVENT_HEAD.fullmatch(buffer[: end + 4].decode("latin-1"))
+        if head is not None:
+            request_id, deadline_ms, function_arn, trace_id, client_context, length = head.groups()
+            body_end = end + 4 + int(length)
+            if len(buffer) >= body_end:  # else a large event, still arriving: read as any other answer
+                self._buffer = buffer[body_end:]
+                body = buffer[end + 4 : body_end]
+                return Invocation(request_id, int(deadline_ms), function_arn, trace_id, client_context, None, body)
         status, headers, body = self._read_answer()
         if status != 200:
             raise RuntimeError(f"GET /invocation/next answered {status}: {body!r}")
-        return Invocation(headers, body)
+        return Invocation.from_headers(headers, body)
 
     def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
-        request = self._request("POST", f"/invocation/{request_id}/response", body, {"Content-Type": content_type})
+        request = (self._response_head % (request_id, content_type, len(body))).encode("latin-1") + body
         if self._pipelined:
             self._unsent += request
             self._unanswered.append(True)
@@ -305,8 +376,29 @@ _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV", "") in {
 _ENCODER = json.JSONEncoder(default=_encode_decimal, ensure_ascii=_ENSURE_ASCII)
 
 
+# `_ENCODER.encode(value)` for anything but a str is `"".join` of what the C encoder makes with these
+# settings (its circular-reference markers must start empty: a new one each time); made here directly, without
+# the Python code `encode` and `iterencode` run around it. Without the C accelerator, `_ENCODER.encode` it is.
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode_string = json.encoder.encode_basestring_ascii if _ENSURE_ASCII else json.encoder.encode_basestring
+
+
 def to_json(value: Any) -> str:
-    return _ENCODER.encode(value)
+    if _make_c_encoder is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    encoder = _make_c_encoder({}, _encode_decimal, _encode_string, None, ": ", ", ", False, False, True)
+    return "".join(encoder(value, 0))
+
+
+_DECODER = json.JSONDecoder()
+
+
+def load_event(body: bytes) -> Any:
+    """`json.loads(body)`, without its Python-coded guess at the encoding when the body can only be UTF-8:
+    JSON text whose first character is "{" (every API Gateway event) and whose second byte is not NUL."""
+    if body[:1] == b"{" and body[1:2] != b"\x00":
+        return _DECODER.decode(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
 
 
 def marshal_response(result: Any) -> tuple[bytes, str]:
@@ -366,7 +458,7 @@ def run_invocation(client: RuntimeApiClient, handler: Handler, invocation: Invoc
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
         try:
-            event = json.loads(invocation.body) if invocation.body else None
+            event = load_event(invocation.body) if invocation.body else None
         except ValueError as exc:
             raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
         try:

@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from dataclasses import dataclass
 
 from stageway.core.forwarding import trace_id
-from stageway.core.ids import random_bytes
+from stageway.core.ids import record_slices
 from stageway.functions.logs import LogTail
 
-# The variant digit of a version 4 UUID is 10xx in binary: 8, 9, a or b, chosen by two random bits.
-_VARIANT_DIGITS = "89ab"
+# Invocation ids are made a batch at a time, like `core.ids`' request ids: one getrandom() call and a few
+# C-level passes (`translate`, `hex`, `map`) for 256 ids, and an invocation only takes one from a list.
+_BATCH = 256
+# A version 4 UUID has the version digit 4 (byte 6's high nibble) and the variant bits 10 (byte 8's top two
+# bits); these tables set them in every byte at that position at once.
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+# The usual text form groups the 32 digits 8-4-4-4-12.
+_UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+_invocation_ids: list[str] = []
+# A forked child must not hand out the ids its parent has (or will have) handed out.
+os.register_at_fork(after_in_child=_invocation_ids.clear)
+
+
+def _new_invocation_ids(count: int = _BATCH) -> list[str]:
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
+    digits = raw.hex()
+    groups = [map(digits.__getitem__, record_slices(start, end, 32, count)) for start, end in _UUID_GROUPS]
+    return list(map("{}-{}-{}-{}-{}".format, *groups))
 
 
 def new_invocation_id() -> str:
     """A random (version 4) UUID in its usual text form, as Lambda's request ids are.
 
-    `str(uuid.uuid4())` costs a getrandom() system call and a UUID object per invocation; this takes its
-    bytes from `core.ids`' buffer and only sets the version and variant digits.
-    """
-    digits = random_bytes(16).hex()
-    variant = _VARIANT_DIGITS[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+    `str(uuid.uuid4())` costs a getrandom() system call and a UUID object per invocation."""
+    ids = _invocation_ids
+    if not ids:
+        ids += _new_invocation_ids()
+    return ids.pop()
 
 
 def new_trace_id() -> str:
@@ -30,18 +48,56 @@ def new_trace_id() -> str:
     return f"{trace_id(int(time.time() * 1000))};Sampled=0"
 
 
-@dataclass(frozen=True, slots=True)
 class InvocationResult:
     """What Lambda's Invoke API answers for a synchronous invocation."""
 
-    request_id: str
-    payload: bytes
-    """The function's response, or Lambda's error JSON when `function_error` is set."""
-    function_error: str | None
-    """None on success, "Unhandled" on any error (Lambda's `X-Amz-Function-Error` header)."""
-    log_tail: str
-    """This invocation's log, START/END/REPORT lines included: its last 4 KB (Lambda's `LogType: Tail`)."""
-    duration_ms: float
+    __slots__ = ("_log", "duration_ms", "function_error", "payload", "request_id")
+
+    def __init__(
+        self,
+        request_id: str,
+        payload: bytes,
+        function_error: str | None,
+        log_tail: str | LogTail,
+        duration_ms: float,
+    ) -> None:
+        self.request_id = request_id
+        self.payload = payload
+        """The function's response, or Lambda's error JSON when `function_error` is set."""
+        self.function_error = function_error
+        """None on success, "Unhandled" on any error (Lambda's `X-Amz-Function-Error` header)."""
+        self._log = log_tail
+        self.duration_ms = duration_ms
+
+    @property
+    def log_tail(self) -> str:
+        """This invocation's log, START/END/REPORT lines included: its last 4 KB (Lambda's `LogType: Tail`).
+
+        A local invocation's is made from its `LogTail` when first asked for: most callers (the gateway)
+        never ask."""
+        log = self._log
+        if not isinstance(log, str):
+            log = self._log = log.text()
+        return log
+
+    # Compared, hashed and shown by its fields, as the frozen dataclass it used to be.
+    def _fields(self) -> tuple[str, bytes, str | None, str, float]:
+        return self.request_id, self.payload, self.function_error, self.log_tail, self.duration_ms
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not InvocationResult:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        request_id, payload, function_error, log_tail, duration_ms = self._fields()
+        return (
+            f"InvocationResult(request_id={request_id!r}, payload={payload!r}, "
+            f"function_error={function_error!r}, log_tail={log_tail!r}, duration_ms={duration_ms!r})"
+        )
 
 
 class Invocation:

@@ -10,6 +10,9 @@ import math
 TAIL_BYTES = 4096
 """Lambda's `LogType: Tail` returns "the last 4 KB of the execution log"."""
 
+_TRIM_AT = 4 * TAIL_BYTES
+"""A tail drops its older lines once it holds this many characters, not on every line."""
+
 MAX_LINE_BYTES = 256 * 1024
 """CloudWatch Logs caps an event at 256 KB; a longer unterminated line is cut into pieces of this size."""
 
@@ -17,31 +20,32 @@ MAX_LINE_BYTES = 256 * 1024
 class LineSplitter:
     """Bytes in, complete text lines out; a partial line waits for its newline (or `flush`)."""
 
-    __slots__ = ("_partial",)
+    __slots__ = ("partial",)
 
     def __init__(self) -> None:
-        self._partial = b""
+        self.partial = b""
+        """The bytes of a line still waiting for its newline."""
 
     def feed(self, data: bytes) -> list[str]:
-        data = self._partial + data if self._partial else data
+        data = self.partial + data if self.partial else data
         if b"\n" not in data:
-            self._partial = data
+            self.partial = data
             return self._split_overlong()
-        *lines, self._partial = data.split(b"\n")
+        *lines, self.partial = data.split(b"\n")
         return [_decode(line) for line in lines] + self._split_overlong()
 
     def flush(self) -> list[str]:
         """The unterminated rest (a `print(..., end="")` before the invocation ended)."""
-        rest, self._partial = self._partial, b""
+        rest, self.partial = self.partial, b""
         return [_decode(rest)] if rest else []
 
     def _split_overlong(self) -> list[str]:
-        if len(self._partial) < MAX_LINE_BYTES:
+        if len(self.partial) < MAX_LINE_BYTES:
             return []
         pieces = []
-        while len(self._partial) >= MAX_LINE_BYTES:
-            pieces.append(_decode(self._partial[:MAX_LINE_BYTES]))
-            self._partial = self._partial[MAX_LINE_BYTES:]
+        while len(self.partial) >= MAX_LINE_BYTES:
+            pieces.append(_decode(self.partial[:MAX_LINE_BYTES]))
+            self.partial = self.partial[MAX_LINE_BYTES:]
         return pieces
 
 
@@ -54,28 +58,39 @@ def _decode(line: bytes) -> str:
 class LogTail:
     """The last `TAIL_BYTES` of one invocation's log, kept without holding the whole log."""
 
-    __slots__ = ("_lines", "_size")
+    __slots__ = ("_size", "lines")
 
     def __init__(self) -> None:
-        self._lines: list[str] = []
+        self.lines: list[str] = []
+        """The log's lines, oldest first. The runtime's own few short lines (START, END, REPORT) may be added
+        to it directly: only the function's output, added with `append`, can grow it without end, and
+        `append` keeps that in check."""
         self._size = 0
+        """Characters appended with `append` since the last trim, counting one newline a line."""
 
     def append(self, line: str) -> None:
-        self._lines.append(line)
+        self.lines.append(line)
         self._size += len(line) + 1
-        if self._size > 4 * TAIL_BYTES and len(self._lines) > 1:
-            keep: list[str] = []
-            size = 0
-            for kept in reversed(self._lines):
-                keep.append(kept)
-                size += len(kept) + 1
-                if size >= TAIL_BYTES:
-                    break
-            keep.reverse()
-            self._lines, self._size = keep, size
+        if self._size > _TRIM_AT:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest lines that are certainly outside the tail; trimmed only now and then, when
+        the log has grown to four times the tail."""
+        if len(self.lines) < 2:
+            return
+        keep: list[str] = []
+        size = 0
+        for kept in reversed(self.lines):
+            keep.append(kept)
+            size += len(kept) + 1
+            if size >= TAIL_BYTES:
+                break
+        keep.reverse()
+        self.lines, self._size = keep, size
 
     def text(self) -> str:
-        text = "\n".join(self._lines) + "\n" if self._lines else ""
+        text = "\n".join(self.lines) + "\n" if self.lines else ""
         if len(text) <= TAIL_BYTES // 4:  # at most 4 bytes a character: certainly within 4 KB
             return text
         encoded = text.encode()
@@ -92,6 +107,9 @@ def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
 
 
+_REPORT = "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %s ms\tMemory Size: %s MB"
+
+
 def report_line(
     request_id: str,
     *,
@@ -104,10 +122,7 @@ def report_line(
 ) -> str:
     """Lambda's REPORT line; tab-separated, fields it cannot know are left out rather than invented."""
     # Lambda bills in 1 ms increments, rounding up.
-    line = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB"
-    )
+    line = _REPORT % (request_id, duration_ms, max(1, math.ceil(duration_ms)), memory_mb)
     if max_memory_used_mb is not None:
         line += f"\tMax Memory Used: {max_memory_used_mb} MB"
     if init_duration_ms is not None:

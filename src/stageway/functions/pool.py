@@ -69,10 +69,11 @@ class FunctionPool:
     # -- reports from workers --------------------------------------------------------------------------
 
     def worker_ready(self, worker: Worker) -> None:
-        if worker.generation != self._generation or worker not in self._active or not worker.usable:
+        # The worker is usable: it reports ready only when it is.
+        if worker.generation != self._generation or worker not in self._active:
             self._retire(worker)
             return
-        invocation = self._next_queued()
+        invocation = self._next_queued() if self._queue else None
         if invocation is not None:
             if worker.run(invocation):
                 return

@@ -16,8 +16,9 @@ a dozen parser callbacks fewer per invocation. Anything else goes to httptools.
 
 Answers made while a batch of bytes is being read are written together once it has been read: stageway's
 runtime sends a result and its next `GET .../next` in one go, and the `202` for the result then leaves in
-the same write as the next event when an invocation is queued for the worker (the pool hands it over while
-the result is being read). One write wakes the worker once.
+the same write as the next event, whether an invocation is queued for the worker (the pool hands it over
+while the result is being read) or comes later (the `202` is held until then). One write wakes the worker
+once.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ def match_result_then_next(data: bytes) -> tuple[str, bytes] | None:
     if head is None:
         return None
     length = int(head[2])
-    body_end = head.end() + length
+    body_start = head.end()
+    body_end = body_start + length
     if length > MAX_RESPONSE_BYTES or _NEXT_REQUEST.fullmatch(data, body_end) is None:
         return None
-    return head[1].decode("ascii"), data[head.end() : body_end]
+    return head[1].decode("ascii"), data[body_start:body_end]
 
 
 def next_invocation_head(
@@ -97,17 +99,21 @@ def next_invocation_head(
     client_context_header = (
         f"Lambda-Runtime-Client-Context: {client_context}\r\n" if client_context is not None else ""
     )
-    return (
-        "HTTP/1.1 200 OK\r\n"
-        "Content-Type: application/json\r\n"
-        f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
-        f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
-        f"Lambda-Runtime-Invoked-Function-Arn: {function_arn}\r\n"
-        f"Lambda-Runtime-Trace-Id: {trace_id}\r\n"
-        f"{client_context_header}"
-        f"Content-Length: {content_length}\r\n"
-        "\r\n"
-    ).encode()
+    fields = (request_id, deadline_ms, function_arn, trace_id, client_context_header, content_length)
+    return (_NEXT_HEAD % fields).encode()
+
+
+_NEXT_HEAD = (
+    "HTTP/1.1 200 OK\r\n"
+    "Content-Type: application/json\r\n"
+    "Lambda-Runtime-Aws-Request-Id: %s\r\n"
+    "Lambda-Runtime-Deadline-Ms: %s\r\n"
+    "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
+    "Lambda-Runtime-Trace-Id: %s\r\n"
+    "%s"  # Lambda-Runtime-Client-Context, when there is one
+    "Content-Length: %s\r\n"
+    "\r\n"
+)
 
 
 ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
@@ -158,6 +164,8 @@ class RuntimeApiConnection(asyncio.Protocol):
         self._reading = False
         self._pending: list[bytes] = []
         """Answers made while reading, written together when the batch has been read."""
+        self._held = b""
+        """A `202` that waits to leave with the next answer (see `data_received`)."""
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._body: list[bytes] = []
@@ -183,6 +191,11 @@ class RuntimeApiConnection(asyncio.Protocol):
                 self._close_after_answer = False
                 self._handler.on_result(self, Route.RESPONSE, request_id, body, len(body), None)
                 self._handler.on_next(self)
+                if self._pending == [ACCEPTED]:
+                    # The runtime reads the result's `202` just before its next event (it sent both requests
+                    # together), so the `202` waits for the event, to leave in the same write: the runtime
+                    # wakes once. (An error answer to the result, or the event itself, leaves now.)
+                    self._held = self._pending.pop()
             else:
                 self._parser.feed_data(data)
         except httptools.HttpParserError:
@@ -251,6 +264,8 @@ class RuntimeApiConnection(asyncio.Protocol):
             if close:
                 self._flush()
             return
+        if self._held:
+            data, self._held = self._held + data, b""  # the held `202` first, in the same write
         if len(body) < 65536:
             transport.write(data + body)  # one segment: small events cost a single send
         else:
@@ -262,6 +277,9 @@ class RuntimeApiConnection(asyncio.Protocol):
         pending, self._pending = self._pending, []
         if not pending or self._transport is None:
             return
+        if self._held:
+            pending.insert(0, self._held)
+            self._held = b""
         if len(pending) == 1:
             self._transport.write(pending[0])
         elif sum(map(len, pending)) < 65536:

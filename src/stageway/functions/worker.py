@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import os
 import signal
 import sys
@@ -85,6 +86,7 @@ class Worker:
 
     def __init__(self, config: FunctionConfig, generation: int, owner: WorkerOwner, settings: WorkerSettings):
         self.config = config
+        self._arn = config.arn  # the same for every event this worker is handed
         self.generation = generation
         self.state = State.STARTING
         self.pid: int | None = None
@@ -105,7 +107,7 @@ class Worker:
         self._lines = LineSplitter()
         self._status_fd: int | None = None
         self._memory_mb: int | None = None
-        self._memory_read_at = 0.0
+        self._memory_fresh_until = -math.inf
         self._spawned_at = time.monotonic()
         self._init_duration_ms: float | None = None
         self._init_timer: asyncio.TimerHandle | None = None
@@ -278,7 +280,7 @@ class Worker:
 
     def run(self, inv: Invocation) -> bool:
         """Hand an invocation to this worker; False if it can no longer take one."""
-        if not self.usable or self.invocation is not None:
+        if self.invocation is not None or self.state is State.DEAD or not self._reusable:  # not `usable`
             return False
         self.invocation = inv
         self._delivered = False
@@ -294,7 +296,7 @@ class Worker:
         head = next_invocation_head(
             request_id=inv.request_id,
             deadline_ms=int((time.time() + timeout_s) * 1000),
-            function_arn=self.config.arn,
+            function_arn=self._arn,
             trace_id=inv.trace_id,
             client_context=inv.client_context,
             content_length=len(inv.payload),
@@ -302,7 +304,7 @@ class Worker:
         inv.started = time.monotonic()
         self._delivered = True
         inv.timer = self._loop.call_later(timeout_s, self._on_timeout)
-        self._log_line(start_line(inv.request_id))
+        self._log_runtime_lines(start_line(inv.request_id))
         connection.answer(head, inv.payload)
 
     def _on_timeout(self) -> None:
@@ -343,45 +345,49 @@ class Worker:
             inv.timer.cancel()
         if self._log_fd is not None:
             self._read_logs()  # the lines printed before the result was posted belong to this invocation
-        for line in self._lines.flush():
-            self._log_line(line)
+        if self._lines.partial:
+            for line in self._lines.flush():
+                self._log_line(line)
+        request_id = inv.request_id
         if not self._delivered:
-            self._log_line(start_line(inv.request_id))
+            self._log_runtime_lines(start_line(request_id))
         for message in messages:
             self._log_line(message)
         now = time.monotonic()
         if inv.timed_out is not None:
             duration_ms = self.config.timeout_s * 1000.0  # Lambda reports the timeout as the duration
+        elif inv.started is not None:
+            duration_ms = (now - inv.started) * 1000.0
         else:
-            duration_ms = (now - inv.started) * 1000.0 if inv.started is not None else 0.0
+            duration_ms = 0.0
         init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
-        self._log_line(end_line(inv.request_id))
-        self._log_line(
+        self._log_runtime_lines(
+            end_line(request_id),
             report_line(
-                inv.request_id,
+                request_id,
                 duration_ms=duration_ms,
                 memory_mb=self.config.memory_mb,
-                max_memory_used_mb=self._max_memory_used_mb(),
+                max_memory_used_mb=self._max_memory_used_mb(now),
                 init_duration_ms=init_duration_ms,
                 status=status,
                 error_type=error_type,
-            )
+            ),
         )
         self.invocation = None
         self._delivered = False
         if not inv.future.done():  # else the caller stopped waiting: the result is dropped, as Lambda does
-            inv.future.set_result(
-                InvocationResult(inv.request_id, payload, function_error, inv.tail.text(), duration_ms)
-            )
+            # The log tail is handed over as it is; its text is made only if someone asks for it.
+            result = InvocationResult(request_id, payload, function_error, inv.tail, duration_ms)
+            inv.future.set_result(result)
         if self.state is State.READY and self._reusable:
             self._owner.worker_ready(self)
 
-    def _max_memory_used_mb(self) -> int | None:
-        """Peak resident memory of the process (VmHWM), one pread of /proc/PID/status."""
+    def _max_memory_used_mb(self, now: float) -> int | None:
+        """Peak resident memory of the process (VmHWM), one pread of /proc/PID/status at most every
+        `MEMORY_REFRESH_S` (`now` is the monotonic time)."""
         if self._status_fd is None:
             return None
-        now = time.monotonic()
-        if self._memory_mb is not None and now - self._memory_read_at < MEMORY_REFRESH_S:
+        if now < self._memory_fresh_until:
             return self._memory_mb
         try:
             status = os.pread(self._status_fd, 4096, 0)
@@ -389,7 +395,7 @@ class Worker:
             self._memory_mb = -(-int(status[start : status.index(b"kB", start)]) // 1024)
         except (OSError, ValueError):
             return None
-        self._memory_read_at = now
+        self._memory_fresh_until = now + MEMORY_REFRESH_S
         return self._memory_mb
 
     # -- Runtime API (called by the endpoint's connections) ---------------------------------------------
@@ -499,15 +505,33 @@ class Worker:
 
     def _log_line(self, line: str) -> None:
         inv = self.invocation
-        request_id = None
         if inv is not None:
             inv.tail.append(line)
-            if self._delivered:
-                request_id = inv.request_id
+        if self._logger.isEnabledFor(logging.INFO):
+            self._log_info((line,))
+
+    def _log_runtime_lines(self, *lines: str) -> None:
+        """`_log_line` for START, END and REPORT: short lines of the runtime's own, which the tail takes as
+        they are, and all of them with one look at the log level."""
+        inv = self.invocation
+        if inv is not None:
+            inv.tail.lines += lines
+        if self._logger.isEnabledFor(logging.INFO):
+            self._log_info(lines)
+
+    def _log_info(self, lines: tuple[str, ...]) -> None:
+        """The lines as INFO records of the worker's logger, with the function's name and the request id
+        (once the invocation's event has been handed over; "-" outside of an invocation)."""
+        inv = self.invocation
+        request_id = inv.request_id if inv is not None and self._delivered else None
+        name = self.config.name
         logger = self._logger
-        if logger.isEnabledFor(logging.INFO):
-            name = self.config.name
-            _log_info(logger, (name, request_id or "-", line), name, request_id)
+        # Looked for once for all the lines (they are logged together, nothing can change in between).
+        emit_line = _only_handler_line_writer(logger)
+        prefix = f"[{name} {request_id or '-'}] "  # _LINE_FORMAT's text before the line
+        for line in lines:
+            if emit_line is None or not emit_line(logger.name, prefix + line):
+                _log_record(logger, (name, request_id or "-", line), name, request_id)
 
 
 _LINE_FORMAT = "[%s %s] %s"
@@ -518,8 +542,8 @@ _prototype: dict[str, object] | None = None
 def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str], bool] | None:
     """The `emit_info_line` of the one handler an INFO record of `logger` would reach, when that handler has
     one (stageway's process log handler) and nothing on the way could change or stop the record: no
-    filters on the logger, no handlers on it or its ancestors but the root's single one. Checked per line:
-    tests and embedding applications add handlers at any time."""
+    filters on the logger, no handlers on it or its ancestors but the root's single one. Checked for every
+    line or lines logged together: tests and embedding applications add handlers at any time."""
     if logger.filters or logger.handlers or not logger.propagate:
         return None
     parent = logger.parent
@@ -535,15 +559,14 @@ def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str], bo
     return getattr(handler, "emit_info_line", None)
 
 
-def _log_info(logger: logging.Logger, args: tuple[str, str, str], function_name: str, request_id: str | None) -> None:
+def _log_record(
+    logger: logging.Logger, args: tuple[str, str, str], function_name: str, request_id: str | None
+) -> None:
     """`logger.info(_LINE_FORMAT, *args, extra={"function_name": ..., "request_id": ...})` for the three or more
     lines of every invocation, without the work that is the same for each: finding the caller and naming
     the thread and process (a getpid() system call a record). Records are copies of one made the usual
     way; a custom record factory gets the usual way every time."""
     global _prototype
-    emit_line = _only_handler_line_writer(logger)
-    if emit_line is not None and emit_line(logger.name, _LINE_FORMAT % args):
-        return
     if logging.getLogRecordFactory() is not logging.LogRecord:
         extra = {"function_name": function_name, "request_id": request_id}
         logger.info(_LINE_FORMAT, *args, extra=extra, stacklevel=2)

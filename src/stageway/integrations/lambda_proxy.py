@@ -32,19 +32,25 @@ async def call_lambda(
     headers: list[tuple[str, str]],
 ) -> tuple[GatewayResponse, str]:
     """The client's response and the Lambda request id (for `$context.integration.requestId`)."""
-    if plan.payload_format_version == "1.0":
+    v1 = plan.payload_format_version == "1.0"
+    if v1:
         payload = encode_event(build_v1_event(request, route, headers))
     else:
         payload = encode_event(build_v2_event(request, route, headers))
     name = plan.function_name
     if plan.has_stage_variables:
         name = substitute_stage_variables(name, route.stage_variables)
+    # The integration timeout bounds the whole call; the function keeps running (as on AWS), its result is
+    # dropped, and the client gets 503.
+    deadline = _Deadline(plan.timeout_s)
     try:
-        # The integration timeout bounds the whole call; the function keeps running (as on AWS), its result
-        # is dropped, and the client gets 503.
-        result = await _invoke_within(invoker, name, payload, plan.timeout_s)
+        result = await invoker.invoke(name, payload)
+    except asyncio.CancelledError:
+        if deadline.caused_cancellation():
+            raise _timed_out(name, plan) from None
+        raise
     except TimeoutError:
-        raise IntegrationTimeout(f"Lambda function {name} did not answer within {plan.timeout_s:g} s") from None
+        raise _timed_out(name, plan) from None
     except FunctionNotFound:
         raise IntegrationFailure(f"Function not found: {plan.function_arn}") from None
     except FunctionThrottled:
@@ -52,45 +58,45 @@ async def call_lambda(
         raise IntegrationFailure(f"Lambda throttled the invocation of {plan.function_arn}") from None
     except RequestTooLarge:
         raise PayloadTooLarge(f"the event for {plan.function_arn} is over Lambda's 6 MB limit") from None
+    finally:
+        deadline.disarm()
     if result.function_error:
         raise IntegrationFailure(_function_error_detail(result))
-    if plan.payload_format_version == "1.0":
+    if v1:
         return parse_v1_response(result.payload), result.request_id
     return parse_v2_response(result.payload), result.request_id
 
 
-class _Expiry:
-    """Cancels the awaiting task at the deadline, and remembers that it did."""
+class _Deadline:
+    """Cancels the current task `timeout_s` from now unless disarmed first, and tells its cancellation from
+    any other: what `asyncio.timeout` does, on one loop timer, without its context manager and its second
+    look-up of the running loop (each a getpid() system call on Python 3.11), and in the awaiting
+    coroutine's own frame rather than a wrapper's that every resumption would pass through."""
 
-    __slots__ = ("expired", "task")
+    __slots__ = ("_expired", "_task", "_timer")
 
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.task = task
-        self.expired = False
+    def __init__(self, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        assert task is not None
+        self._task = task
+        self._expired = False
+        self._timer = loop.call_later(timeout_s, self._expire)
 
-    def __call__(self) -> None:
-        self.expired = True
-        self.task.cancel()
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def caused_cancellation(self) -> bool:
+        """Whether the task's cancellation is the deadline's and no one else's; if so it is withdrawn."""
+        return self._expired and self._task.uncancel() == 0
+
+    def disarm(self) -> None:
+        self._timer.cancel()
 
 
-async def _invoke_within(invoker: FunctionInvoker, name: str, payload: bytes, timeout_s: float) -> InvocationResult:
-    """`invoker.invoke` bounded by `timeout_s` (TimeoutError past it): what `asyncio.timeout` does, on one loop
-    timer, without its context object and its second look-up of the running loop (each a getpid() system
-    call on Python 3.11)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task(loop)
-    assert task is not None
-    expiry = _Expiry(task)
-    timer = loop.call_at(loop.time() + timeout_s, expiry)
-    try:
-        return await invoker.invoke(name, payload)
-    except asyncio.CancelledError:
-        # Ours only if the timer fired and no one else cancelled the task as well.
-        if expiry.expired and task.uncancel() == 0:
-            raise TimeoutError from None
-        raise
-    finally:
-        timer.cancel()
+def _timed_out(name: str, plan: LambdaPlan) -> IntegrationTimeout:
+    return IntegrationTimeout(f"Lambda function {name} did not answer within {plan.timeout_s:g} s")
 
 
 def _function_error_detail(result: InvocationResult) -> str:
