@@ -357,6 +357,39 @@ def child_pids(pid: int) -> list[int]:
     return []
 
 
+_CLOCK_TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds used so far by process `pid` and its live descendants (Linux /proc).
+
+    That is the whole server under test: nginx's master and worker, or stageway and its function workers
+    (which run in sessions of their own, so their process group would miss them). (0, 0) without /proc."""
+    usage: dict[int, tuple[int, int, int]] = {}  # pid -> (parent, utime, stime) in clock ticks
+    proc = Path("/proc")
+    for entry in proc.iterdir() if (proc / "self" / "stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone in the meantime
+            continue
+        # The fields after the command name, which is in parentheses and may hold spaces: state is field 3.
+        fields = text[text.rindex(")") + 2 :].split()
+        usage[int(entry.name)] = (int(fields[1]), int(fields[11]), int(fields[12]))  # ppid, utime, stime
+    children: dict[int, list[int]] = {}
+    for child, (parent, _, _) in usage.items():
+        children.setdefault(parent, []).append(child)
+    user = system = 0
+    pending = [pid] if pid in usage else []
+    while pending:
+        current = pending.pop()
+        user += usage[current][1]
+        system += usage[current][2]
+        pending += children.get(current, [])
+    return user * _CLOCK_TICK_S, system * _CLOCK_TICK_S
+
+
 # --- wrk ------------------------------------------------------------------------------------------------------
 
 
@@ -370,6 +403,15 @@ class WrkResult:
     socket_errors: int
     latency_avg_ms: float | None
     raw: str
+    server_cpu_s: tuple[float, float] | None = None
+    """User and system CPU seconds the server (its process and their descendants) used during the run."""
+
+    def cpu_us_per_request(self) -> tuple[float, float] | None:
+        """The server's (user, system) CPU microseconds per request of this run."""
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        user, system = self.server_cpu_s
+        return user * 1e6 / self.requests, system * 1e6 / self.requests
 
     @property
     def error_fraction(self) -> float:

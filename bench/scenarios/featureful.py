@@ -86,6 +86,7 @@ def run(ctx: Context) -> list[Row]:
                 "a": {"Host": featured_host, "Origin": servers.CORS_ORIGIN},
                 "b": {"Host": plain_host, "Origin": servers.CORS_ORIGIN},
             },
+            servers_of={"a": stageway, "b": stageway},  # one process: its CPU during each side's runs
         )
         procs.stop(stageway.child)  # SIGTERM: stageway flushes its access log before it exits
         written = access_log_lines(access_log)

@@ -71,6 +71,7 @@ def run(ctx: Context) -> list[Row]:
             ctx,
             {"a": stageway.url("/secure"), "b": stageway.url("/pets")},
             headers={"a": bearer, "b": bearer},
+            servers_of={"a": stageway, "b": stageway},  # one process: its CPU during each side's runs
         )
         fetches = issuer.jwks_fetches
     row = throughput_row(

@@ -17,7 +17,9 @@ def run(ctx: Context) -> list[Row]:
         api = servers.write_yaml(procs.workdir / "lambda.yaml", servers.lambda_api(ctx.lambda_concurrency))
         stageway = servers.start_stageway(procs, api, "/hello")
         hello = servers.start_hello(procs)
-        results, problems = measure_pair(ctx, {"a": stageway.url("/hello"), "b": hello.url("/")})
+        results, problems = measure_pair(
+            ctx, {"a": stageway.url("/hello"), "b": hello.url("/")}, servers_of={"a": stageway, "b": hello}
+        )
     row = throughput_row(
         f"Lambda route (payload 2.0, trivial handler, reservedConcurrency {ctx.lambda_concurrency}), req/s "
         "vs bare ASGI hello (uvicorn + uvloop + httptools, 1 process)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench import servers
 from bench.scenarios import Context, Row, fmt_ratio, fmt_rps, median, orders, scenario, verdict
-from bench.tools import Processes, WrkResult, run_wrk
+from bench.servers import Server
+from bench.tools import Processes, WrkResult, run_wrk, tree_cpu_seconds
 
 TARGET = 0.6
 
@@ -14,10 +15,12 @@ def measure_pair(
     urls: dict[str, str],
     warmup: float = 2.0,
     headers: dict[str, dict[str, str]] | None = None,
+    servers_of: dict[str, Server] | None = None,
 ) -> tuple[dict[str, list[WrkResult]], list[str]]:
     """wrk on urls["a"] and urls["b"] alternately (A B, B A, ...) for ctx.rounds rounds, after a warm-up of each.
 
-    `headers[side]`, when given, are sent with every request of that side (wrk -H)."""
+    `headers[side]`, when given, are sent with every request of that side (wrk -H). With `servers_of[side]`,
+    each run also records the CPU that side's server (with its child processes) used (`server_cpu_s`)."""
     wrk = ctx.tools["wrk"]
     sent = headers or {}
     for side, url in urls.items():
@@ -32,16 +35,20 @@ def measure_pair(
     results: dict[str, list[WrkResult]] = {"a": [], "b": []}
     for first, second in orders(ctx.rounds):
         for side in (first, second):
-            results[side].append(
-                run_wrk(
-                    wrk,
-                    urls[side],
-                    duration=ctx.duration,
-                    threads=ctx.threads,
-                    connections=ctx.connections,
-                    headers=sent.get(side),
-                )
+            server = (servers_of or {}).get(side)
+            before = tree_cpu_seconds(server.child.pid) if server is not None else None
+            result = run_wrk(
+                wrk,
+                urls[side],
+                duration=ctx.duration,
+                threads=ctx.threads,
+                connections=ctx.connections,
+                headers=sent.get(side),
             )
+            if before is not None and server is not None:
+                after = tree_cpu_seconds(server.child.pid)
+                result.server_cpu_s = (after[0] - before[0], after[1] - before[1])
+            results[side].append(result)
     problems = [
         f"{r.url}: {r.non_2xx} non-2xx, {r.socket_errors} socket errors of {r.requests} ({r.error_fraction:.1%})"
         for side in results.values()
@@ -73,6 +80,16 @@ def throughput_row(
     if problems:
         row.result = "invalid (errors > 1%)"
         row.notes.extend(problems)
+    cpu = {side: [c for r in results[side] if (c := r.cpu_us_per_request()) is not None] for side in results}
+    if cpu["a"] and cpu["b"]:
+        row.details.append(
+            "server CPU per request (the process and its children, median of rounds): "
+            + ", ".join(
+                f"{label} {median([u + s for u, s in cpu[side]]):.1f} µs (user {median([u for u, _ in cpu[side]]):.1f}, "
+                f"system {median([s for _, s in cpu[side]]):.1f})"
+                for side, label in zip(("a", "b"), labels)
+            )
+        )
     row.details.append(
         "per round "
         + ", ".join(f"{x:,.0f}/{y:,.0f} = {x / y:.2f}×" for x, y in zip(a, b))
@@ -94,7 +111,9 @@ def run(ctx: Context) -> list[Row]:
         api = servers.write_yaml(procs.workdir / "proxy.yaml", servers.proxy_api(backend.port))
         stageway = servers.start_stageway(procs, api, "/pets")
         nginx = servers.start_nginx(procs, ctx.tools["nginx"], backend.port, "/pets")
-        results, problems = measure_pair(ctx, {"a": stageway.url("/pets"), "b": nginx.url("/pets")})
+        results, problems = measure_pair(
+            ctx, {"a": stageway.url("/pets"), "b": nginx.url("/pets")}, servers_of={"a": stageway, "b": nginx}
+        )
     row = throughput_row(
         "HTTP proxy route, req/s: 1 stageway process vs nginx `proxy_pass` (1 worker, upstream keepalive)",
         results,

@@ -47,7 +47,9 @@ def run(ctx: Context) -> list[Row]:
             store=f"sqlite:///{procs.workdir / 'workers.db'}",
         )
         one = servers.start_stageway(procs, api, "/pets", store=f"sqlite:///{procs.workdir / 'one.db'}")
-        results, problems = measure_pair(ctx, {"a": many.url("/pets"), "b": one.url("/pets")})
+        results, problems = measure_pair(
+            ctx, {"a": many.url("/pets"), "b": one.url("/pets")}, servers_of={"a": many, "b": one}
+        )
     row = throughput_row(
         f"HTTP proxy route, req/s: `stageway serve --workers {count}` vs 1 process",
         results,
