@@ -18,6 +18,7 @@ from bench.tools import BENCH, PYTHON, ROOT, BenchError, Child, Processes, free_
 
 BACKEND = ROOT / "examples" / "petstore" / "backend.py"
 HELLO_ASGI = BENCH / "hello_asgi.py"
+FLOOR_PROXY = BENCH / "floor_proxy.py"
 HELLO_FUNCTION = BENCH / "functions" / "hello"
 HELLO_BODY = b'{"message":"hello"}'
 
@@ -43,6 +44,15 @@ def start_hello(procs: Processes) -> Server:
     port = free_port()
     child = procs.start("hello-asgi", [PYTHON, str(HELLO_ASGI), "--port", str(port)])
     wait_http_ok(child, port, "/", timeout=20)
+    return Server(child, port)
+
+
+def start_floor_proxy(procs: Processes, backend_port: int) -> Server:
+    """The floor of the proxy stack: bench/floor_proxy.py (uvloop + httptools, nothing else) to the backend."""
+    port = free_port()
+    argv = [PYTHON, str(FLOOR_PROXY), "--port", str(port), "--backend-port", str(backend_port)]
+    child = procs.start("floor-proxy", argv)
+    wait_http_ok(child, port, "/pets", timeout=20)
     return Server(child, port)
 
 

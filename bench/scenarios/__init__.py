@@ -132,12 +132,25 @@ def fmt_ratio(value: float, target: float | None = None) -> str:
     return f"{text}×"
 
 
-ROW_ORDER = ["proxy", "lambda", "latency", "routing", "memory", "startup", "workers", "featureful", "jwt", "bytecodes"]
+ROW_ORDER = [
+    "proxy",
+    "lambda",
+    "latency",
+    "routing",
+    "memory",
+    "startup",
+    "workers",
+    "featureful",
+    "jwt",
+    "bytecodes",
+    "floor",
+]
 """Row numbers: a scenario's position here (others follow, in registration order)."""
 
 from bench.scenarios import (
     bytecodes,
     featureful,
+    floor,
     future,
     jwt_route,
     lambda_route,
@@ -149,5 +162,18 @@ from bench.scenarios import (
     workers,
 )
 
-_MODULES = (bytecodes, featureful, future, jwt_route, lambda_route, latency, memory, proxy, routing, startup, workers)
+_MODULES = (
+    bytecodes,
+    featureful,
+    floor,
+    future,
+    jwt_route,
+    lambda_route,
+    latency,
+    memory,
+    proxy,
+    routing,
+    startup,
+    workers,
+)
 SCENARIOS.sort(key=lambda s: ROW_ORDER.index(s.key) if s.key in ROW_ORDER else len(ROW_ORDER))
