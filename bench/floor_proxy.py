@@ -25,15 +25,30 @@ _HOP_BY_HOP = frozenset(
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
-class _Backend(asyncio.Protocol):
+class _Messages(asyncio.Protocol):
+    """What both sides collect of a message as httptools parses it: the end-to-end headers, as lines to
+    send on, and the body."""
+
+    def __init__(self) -> None:
+        self.headers: list[bytes] = []
+        self.body: list[bytes] = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() not in _HOP_BY_HOP:
+            self.headers += (name, b": ", value, b"\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+
+class _Backend(_Messages):
     """The client connection's own connection to the backend; answers go straight back to the client."""
 
     def __init__(self, client: _Client) -> None:
+        super().__init__()
         self.client = client
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: list[bytes] = []
-        self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -47,13 +62,6 @@ class _Backend(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.close()
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() not in _HOP_BY_HOP:
-            self.headers += (name, b": ", value, b"\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
     def on_message_complete(self) -> None:
         status = self.parser.get_status_code()
         body = b"".join(self.body)
@@ -63,15 +71,14 @@ class _Backend(asyncio.Protocol):
         self.body = []
 
 
-class _Client(asyncio.Protocol):
+class _Client(_Messages):
     def __init__(self, backend_port: int) -> None:
+        super().__init__()
         self.backend_port = backend_port
         self.transport: asyncio.Transport | None = None
         self.backend: _Backend | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
-        self.headers: list[bytes] = []
-        self.body: list[bytes] = []
         self.waiting: bytes | None = None  # a request read before the backend connection was up
         self.keep_alive = True
 
@@ -103,13 +110,6 @@ class _Client(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() not in _HOP_BY_HOP:
-            self.headers += (name, b": ", value, b"\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
 
     def on_message_complete(self) -> None:
         body = b"".join(self.body)

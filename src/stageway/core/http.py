@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+HEADER_NAMES: dict[bytes, str] = {}
+"""Header names as sent (requests' and backends' answers alike) to their lower-case text: the same few
+dozen names arrive again and again. Read it first (`HEADER_NAMES.get(raw) or header_name(raw)`, or
+`map(HEADER_NAMES.__getitem__, ...)`); `header_name` adds what it lacks."""
+_MAX_CACHED_NAMES = 512
+
+
+def header_name(raw: bytes) -> str:
+    """A header name as sent, lower-cased (latin-1 keeps every byte); cached up to a bound, since a client
+    may send any number of different names."""
+    name = HEADER_NAMES.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(HEADER_NAMES) < _MAX_CACHED_NAMES:
+            HEADER_NAMES[raw] = name
+    return name
+
 
 @dataclass(slots=True)
 class IncomingRequest:

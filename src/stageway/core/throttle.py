@@ -86,11 +86,7 @@ class TokenBucket:
 
     def take(self, now: float) -> bool:
         """Refill to `now`, then take a token if there is one."""
-        # `refill`, written out: this runs for every request, and a call costs about as much as the refill.
-        elapsed = now - self.updated
-        if elapsed > 0:
-            self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
-            self.updated = now
+        self.refill(now)
         if self.tokens >= _WHOLE_TOKEN:
             self.tokens = max(0.0, self.tokens - 1.0)
             return True

@@ -25,7 +25,7 @@ from typing import cast
 import httptools
 
 from stageway.core.errors import IntegrationFailure, IntegrationTimeout
-from stageway.core.http import GatewayResponse
+from stageway.core.http import HEADER_NAMES, GatewayResponse, header_name
 from stageway.core.http_proxy import BackendUrl, BadBackendUrl, backend_response_headers, parse_backend_url
 
 # HTTP APIs' payload quota is 10 MB for responses too (spec §11.3).
@@ -39,18 +39,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 _Origin = tuple[str, str, int]
 
-# Response header names as sent, lower-cased: backends send the same few names again and again.
-_NAMES: dict[bytes, str] = {}
-_MAX_CACHED_NAMES = 512
 
-
-def _header_name(raw: bytes) -> str:
-    name = _NAMES.get(raw)
-    if name is None:
-        name = raw.decode("latin-1").lower()
-        if len(_NAMES) < _MAX_CACHED_NAMES:
-            _NAMES[raw] = name
-    return name
 
 
 class _ResponseTooLarge(Exception):
@@ -261,7 +250,7 @@ class _BackendConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # The name lower-cased (the cache read inline: once per header); latin-1 keeps every byte as sent.
-        self._header_list.append((_NAMES.get(name) or _header_name(name), value.decode("latin-1")))
+        self._header_list.append((HEADER_NAMES.get(name) or header_name(name), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()

@@ -43,7 +43,7 @@ from typing import cast
 import httptools
 
 from stageway.core.errors import error_response
-from stageway.core.http import GatewayResponse, IncomingRequest
+from stageway.core.http import HEADER_NAMES, GatewayResponse, IncomingRequest, header_name
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
@@ -74,22 +74,12 @@ _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 _METHODS = {
     method.encode(): method for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 }
-# Header names as sent, lower-cased: the same few dozen names arrive again and again.
-_NAMES: dict[bytes, str] = {}
-_MAX_CACHED_NAMES = 512
 # The headers that announce a request body; the listener reads them (and `host`) itself.
 _BODY_HEADERS = frozenset({"content-length", "expect", "transfer-encoding"})
 _LATIN_1 = repeat("latin-1")
 """The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
 
-def _header_name(raw: bytes) -> str:
-    name = _NAMES.get(raw)
-    if name is None:
-        name = raw.decode("latin-1").lower()
-        if len(_NAMES) < _MAX_CACHED_NAMES:
-            _NAMES[raw] = name
-    return name
 
 
 def _body_headers(headers: list[tuple[str, str]]) -> tuple[int, bool, bool]:
@@ -339,9 +329,9 @@ class _Connection(asyncio.Protocol):
             raise _Refused
         # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
         try:
-            names = list(map(_NAMES.__getitem__, raw_headers[::2]))
+            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
         except KeyError:  # a name the cache does not hold yet
-            names = list(map(_header_name, raw_headers[::2]))
+            names = list(map(header_name, raw_headers[::2]))
         headers = list(zip(names, map(bytes.decode, raw_values, _LATIN_1), strict=True))
         last = dict(headers)  # a name's last value, as the listener reads `host` and the body's headers
         parser = self._parser
