@@ -123,6 +123,17 @@ def _run(handler: Any, invocation: bootstrap.Invocation) -> tuple[str, Any]:
     return client.posted[0]
 
 
+def test_context_reads_the_function_variables_at_each_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As awslambdaric's LambdaContext: what a handler sets in these variables shows in the next context."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "first")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_STREAM_NAME", "stream-1")
+    assert LambdaContext("rid", "arn", 0, None, None).function_name == "first"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "second")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_STREAM_NAME", "stream-2")
+    context = LambdaContext("rid", "arn", 0, None, None)
+    assert (context.function_name, context.log_stream_name) == ("second", "stream-2")
+
+
 def test_run_invocation_success_sets_the_trace_id(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     seen = {}

@@ -110,16 +110,6 @@ class ClientContext:
         self.client = Client(client) if isinstance(client, dict) else None
 
 
-# The function's environment variables of the context: the runtime sets them when the execution environment
-# starts, and Lambda reserves them. Read once, not for every invocation (an `os.environ.get` runs four
-# functions of Python code).
-_FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-_FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-_MEMORY_SIZE = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-_LOG_GROUP_NAME = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-_LOG_STREAM_NAME = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-
-
 class LambdaContext:
     """The `context` argument, with the attributes Lambda's Python runtime gives it."""
 
@@ -131,13 +121,16 @@ class LambdaContext:
         client_context: dict[str, Any] | None,
         identity: dict[str, Any] | None,
     ) -> None:
+        # Read for every invocation, as awslambdaric's LambdaContext does: a handler that changes one of these
+        # variables sees the change in its next invocation's context, as on Lambda.
+        environ = os.environ
         self.aws_request_id = request_id
-        self.function_name = _FUNCTION_NAME
-        self.function_version = _FUNCTION_VERSION
+        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
-        self.memory_limit_in_mb = _MEMORY_SIZE
-        self.log_group_name = _LOG_GROUP_NAME
-        self.log_stream_name = _LOG_STREAM_NAME
+        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.identity = CognitoIdentity(identity)
         self.client_context = ClientContext(client_context) if client_context is not None else None
         self.tenant_id = None
