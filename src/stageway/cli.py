@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--store",
         default=os.environ.get("STAGEWAY_STORE", DEFAULT_STORE),
         metavar="URL",
-        help=f"where state lives: sqlite:///PATH or memory:// (default {DEFAULT_STORE}, env STAGEWAY_STORE)",
+        help=f"where state lives: sqlite:///PATH, postgresql://USER@HOST:PORT/DB (shared by several nodes) or "
+        f"memory:// (default {DEFAULT_STORE}, env STAGEWAY_STORE)",
     )
     serve.add_argument(
         "--admin-host", default="127.0.0.1", help="address of the admin listener (default: loopback only)"

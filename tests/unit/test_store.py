@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from stageway.store.base import Store, open_store
+from tests.support.postgres import postgres_store_url
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/state.db"
-    opened = open_store(url)
+    if request.param == "postgres":
+        with postgres_store_url() as url:
+            opened = open_store(url)
+            yield opened
+            opened.close()
+        return
+    opened = open_store("memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/state.db")
     yield opened
     opened.close()
 
@@ -74,6 +80,52 @@ def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
     second = open_store(url)
     assert second.get("api", "", "a") == {"name": "kept"}
     assert second.version() == version
+
+
+def test_postgres_state_is_shared_by_two_nodes() -> None:
+    """Two stores on one database (two nodes): each sees the other's writes and versions at once."""
+    with postgres_store_url() as url:
+        first, second = open_store(url), open_store(url)
+        try:
+            first.put("api", "", "a", {"name": "from the first"})
+            assert second.get("api", "", "a") == {"name": "from the first"}
+            assert second.version() == first.version() > 0
+            with second.transaction():
+                second.put("api", "", "b", {"name": "from the second"})
+            assert [doc["name"] for doc in first.list("api")] == ["from the first", "from the second"]
+            assert first.version() == second.version()
+        finally:
+            first.close()
+            second.close()
+
+
+def test_postgres_store_that_cannot_be_reached_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"cannot open the store postgresql://stageway:\*\*\*@127\.0\.0\.1:1/"):
+        open_store("postgresql://stageway:secret@127.0.0.1:1/nowhere?connect_timeout=2")
+
+
+def test_postgres_store_reconnects_after_losing_its_connection() -> None:
+    """A server restart (here: the server ending the store's session) costs the call that finds the
+    connection gone, not the store: the next call connects again."""
+    import psycopg
+
+    from tests.support.postgres import SERVER
+
+    with postgres_store_url() as url:
+        store = open_store(url)
+        try:
+            store.put("api", "", "a", {"n": 1})
+            session = store._db().info.backend_pid  # type: ignore[attr-defined]  # this thread's connection
+            with psycopg.connect(SERVER, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (session,))
+            with pytest.raises(psycopg.OperationalError):
+                store.version()
+            assert store.get("api", "", "a") == {"n": 1}
+            assert store._db().info.backend_pid != session  # type: ignore[attr-defined]
+            store.put("api", "", "b", {"n": 2})
+            assert [doc["n"] for doc in store.list("api")] == [1, 2]
+        finally:
+            store.close()
 
 
 def test_concurrent_writers_lose_nothing(store: Store) -> None:

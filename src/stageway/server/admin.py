@@ -18,6 +18,10 @@ def code_root_for(store_url: str) -> Path:
 
         path = SqliteStore.path_from_url(store_url)
         return path.parent / "functions"
+    if store_url.startswith(("postgresql:", "postgres:")):
+        # The database holds the documents, not the unpacked code: it stays on this node's disk, where a
+        # restart finds it (the README says how several nodes share it).
+        return Path(".stageway") / "functions"
     # memory://: the code is as throw-away as the rest of the state.
     import atexit
     import shutil

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ from stageway.config.apply import apply_config
 from stageway.config.loader import load_config
 from stageway.control.auth import credentials_from
 from stageway.core.throttle import account_limit
-from stageway.functions import LocalRuntime
+from stageway.functions import FunctionConfig, LocalRuntime
 from stageway.functions.documents import function_config
 from stageway.gateway.compiler import Compiler
 from stageway.gateway.pipeline import Gateway
+from stageway.gateway.plan import GatewayPlan
 from stageway.integrations.aws_service import AwsClient, AwsCredentials, AwsServices
 from stageway.integrations.http_proxy import HttpProxyClient
 from stageway.integrations.remote_lambda import LocalThenRemote, RemoteLambdaInvoker
@@ -91,6 +93,17 @@ class _Server(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class _Changes:
+    """A version of the store, read and compiled, ready to be served."""
+
+    version: int
+    functions: list[FunctionConfig]
+    plan: GatewayPlan
+    cache_resets: dict[tuple[str, str], int]
+    """ResetAuthorizersCache counters by (api id, stage name)."""
+
+
 class Node:
     """One running stageway: store, plans, runtime and listeners."""
 
@@ -136,6 +149,10 @@ class Node:
         self.metrics = GatewayMetrics()
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
+        self._reading = threading.Lock()
+        """One `_read_changes` at a time: the poll and the admin's change hook may both start one."""
+        self._latest_read: _Changes | None = None
+        """The last read's result: only it is applied (an earlier read that finishes late is dropped)."""
         self._file_stamps: dict[Path, float] = {}
         self._cache_resets: dict[tuple[str, str], int] = {}
         self._cache_resets_primed = False
@@ -153,31 +170,56 @@ class Node:
 
     def refresh(self) -> None:
         """Recompile plans and functions if the store changed since the last look."""
-        version = self.store.version()
-        if version == self._seen_version:
-            return
-        self._seen_version = version
-        configs = [
-            config
-            for doc in self.store.list("function")
-            if (config := function_config(doc, region=self.options.region, account_id=self.options.account_id))
-        ]
-        self.runtime.set_functions(configs)
-        self.gateway.plan = self.compiler.compile(self.store, self.options.default_api)
-        self._apply_cache_resets()
+        changes = self._read_changes()
+        if changes is not None:
+            self._apply_changes(changes)
 
-    def _apply_cache_resets(self) -> None:
-        """ResetAuthorizersCache, made on any node, flushes that stage's authorizer answers here."""
-        for api_id in self.gateway.plan.apis:
-            for stage in self.store.list("stage", api_id):
-                marker = self.store.get("authorizer-cache-reset", api_id, stage["stageName"])
-                if marker is None:
-                    continue
-                key = (api_id, stage["stageName"])
-                if self._cache_resets.get(key, 0) != marker["resets"]:
-                    if self._cache_resets_primed:  # resets made before this node started flush nothing
-                        self.authorizers.reset_cache(api_id, stage["stageName"])
-                    self._cache_resets[key] = marker["resets"]
+    async def refresh_in_background(self) -> None:
+        """`refresh` with the store's reads and the compiling done in a worker thread: a store on the network
+        (PostgreSQL) that is slow or gone must not stall the requests this loop serves meanwhile."""
+        changes = await asyncio.to_thread(self._read_changes)
+        if changes is not None:
+            self._apply_changes(changes)
+
+    def _read_changes(self) -> _Changes | None:
+        """What changed since the last version applied, read and compiled (any thread; one at a time)."""
+        with self._reading:
+            version = self.store.version()
+            if version == self._seen_version:
+                return None
+            configs = [
+                config
+                for doc in self.store.list("function")
+                if (
+                    config := function_config(
+                        doc, region=self.options.region, account_id=self.options.account_id
+                    )
+                )
+            ]
+            plan = self.compiler.compile(self.store, self.options.default_api)
+            resets = {
+                (api_id, stage["stageName"]): marker["resets"]
+                for api_id in plan.apis
+                for stage in self.store.list("stage", api_id)
+                if (marker := self.store.get("authorizer-cache-reset", api_id, stage["stageName"]))
+                is not None
+            }
+            self._latest_read = _Changes(version, configs, plan, resets)
+            return self._latest_read
+
+    def _apply_changes(self, changes: _Changes) -> None:
+        """Serve what `_read_changes` found (on the loop), unless a later read has superseded it."""
+        if changes is not self._latest_read:
+            return
+        self._seen_version = changes.version
+        self.runtime.set_functions(changes.functions)
+        self.gateway.plan = changes.plan
+        # ResetAuthorizersCache, made on any node, flushes that stage's authorizer answers here.
+        for key, resets in changes.cache_resets.items():
+            if self._cache_resets.get(key, 0) != resets:
+                if self._cache_resets_primed:  # resets made before this node started flush nothing
+                    self.authorizers.reset_cache(*key)
+                self._cache_resets[key] = resets
         self._cache_resets_primed = True
 
     def banner(self) -> str:
@@ -196,7 +238,9 @@ class Node:
             if api.default_stage is not None:
                 lines.append(f"    stage $default   {host}/" + (f"  and {base}/" if marker else ""))
             for name in api.stages:
-                lines.append(f"    stage {name:<9} {host}/{name}/" + (f"  and {base}/{name}/" if marker else ""))
+                lines.append(
+                    f"    stage {name:<9} {host}/{name}/" + (f"  and {base}/{name}/" if marker else "")
+                )
         if plan.default_api is None and len(plan.apis) > 1:
             lines.append("  no default API: use the execute-api host names above, or --default-api NAME")
         return "\n".join(lines)
@@ -212,10 +256,11 @@ class Node:
             self._file_stamps = _stamps(self.options.files)
         self.refresh()
         loop = asyncio.get_running_loop()
+
         # Writes from the admin listener happen in worker threads: hop to the loop, then recompile at once
         # (the poll in _watch_changes still catches writes made by other processes).
         def on_change(_version: int) -> None:
-            loop.call_soon_threadsafe(self._refresh_safely)
+            asyncio.run_coroutine_threadsafe(self._refresh_safely(), loop)
 
         self.store.subscribe(on_change)
         await self.runtime.start()
@@ -227,7 +272,9 @@ class Node:
             from stageway.server.admin import build_admin_app
 
             admin_app = build_admin_app(self)
-            self._servers.append(_Server(_listener_config(admin_app, self.options.admin_host, self.options.admin_port)))
+            self._servers.append(
+                _Server(_listener_config(admin_app, self.options.admin_host, self.options.admin_port))
+            )
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         watcher = asyncio.create_task(self._watch_changes())
@@ -261,9 +308,9 @@ class Node:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    def _refresh_safely(self) -> None:
+    async def _refresh_safely(self) -> None:
         try:
-            self.refresh()
+            await self.refresh_in_background()
         except Exception:
             log.exception("applying a configuration change failed; still serving the previous one")
 
@@ -274,14 +321,21 @@ class Node:
             server.should_exit = True
 
     async def _watch_changes(self) -> None:
+        failing = False  # the same failure (a store that is down) is logged once, not twice a second
         while True:
             await asyncio.sleep(STORE_POLL_INTERVAL_S)
             try:
                 if self.options.watch and self.primary and _stamps(self.options.files) != self._file_stamps:
                     self._reload_files()
-                self.refresh()
+                await self.refresh_in_background()
             except Exception:  # the watcher must outlive any one bad change
-                log.exception("applying a configuration change failed; still serving the previous one")
+                if not failing:
+                    log.exception("applying a configuration change failed; still serving the previous one")
+                failing = True
+            else:
+                if failing:
+                    log.warning("configuration changes are applied again")
+                failing = False
 
     def _reload_files(self) -> None:
         self._file_stamps = _stamps(self.options.files)

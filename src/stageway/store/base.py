@@ -140,11 +140,15 @@ def _copy(doc: Document) -> Document:
 
 
 def open_store(url: str) -> Store:
-    """The store named by `--store`: `memory://` or `sqlite:///path` (see the README)."""
+    """The store named by `--store`: `memory://`, `sqlite:///path` or `postgresql://...` (see the README)."""
     if url.startswith("memory:"):
         return MemoryStore()
     if url.startswith("sqlite:"):
         from stageway.store.sqlite import SqliteStore
 
         return SqliteStore.from_url(url)
-    raise ValueError(f"unsupported store URL {url!r}: use memory:// or sqlite:///path")
+    if url.startswith(("postgresql://", "postgres://")):
+        from stageway.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(f"unsupported store URL {url!r}: use memory://, sqlite:///PATH or postgresql://USER@HOST/DB")
