@@ -19,30 +19,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
-
-from stageway.store.base import Document, Store
+from stageway.store.sql import SqlStatements, SqlStore
 
 try:
     import psycopg
 except ImportError:  # pragma: no cover - psycopg is a dependency; this only words the error
     psycopg = None  # type: ignore[assignment]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stageway_documents (
-    kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
-    seq BIGINT NOT NULL, doc BYTEA NOT NULL,
-    PRIMARY KEY (kind, parent, id)
-);
-CREATE TABLE IF NOT EXISTS stageway_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
-INSERT INTO stageway_meta VALUES ('version', 0), ('seq', 0) ON CONFLICT (key) DO NOTHING;
-"""
+_SQL = SqlStatements("%s", "BYTEA", prefix="stageway_")
 _SCHEMA_LOCK = 0x5374_6167_6577_6179  # "Stageway": nodes starting together create the tables once
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "stageway"
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
+    sql = _SQL
+
     def __init__(self, url: str) -> None:
         super().__init__()
         if psycopg is None:
@@ -53,7 +45,7 @@ class PostgresStore(Store):
             db = self._db()
             with db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                db.execute(_SCHEMA)
+                db.execute(_SQL.schema)
         except psycopg.Error as error:
             raise ValueError(f"cannot open the store {_without_password(url)}: {error}".strip()) from None
 
@@ -72,53 +64,6 @@ class PostgresStore(Store):
             self._local.dirty = False
         return db
 
-    def get(self, kind: str, parent: str, id: str) -> Document | None:
-        row = (
-            self._db()
-            .execute(
-                "SELECT doc FROM stageway_documents WHERE kind=%s AND parent=%s AND id=%s", (kind, parent, id)
-            )
-            .fetchone()
-        )
-        return orjson.loads(row[0]) if row else None
-
-    def list(self, kind: str, parent: str = "") -> list[Document]:
-        rows = (
-            self._db()
-            .execute(
-                "SELECT doc FROM stageway_documents WHERE kind=%s AND parent=%s ORDER BY seq", (kind, parent)
-            )
-            .fetchall()
-        )
-        return [orjson.loads(row[0]) for row in rows]
-
-    def put(self, kind: str, parent: str, id: str, doc: Document) -> None:
-        with self.transaction():
-            db = self._db()
-            seq = db.execute(
-                "UPDATE stageway_meta SET value = value + 1 WHERE key='seq' RETURNING value"
-            ).fetchone()[0]
-            # Keep the first-written order on update: AWS lists resources in creation order.
-            db.execute(
-                "INSERT INTO stageway_documents (kind, parent, id, seq, doc) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (kind, parent, id) DO UPDATE SET doc = excluded.doc",
-                (kind, parent, id, seq, orjson.dumps(doc)),
-            )
-            self._local.dirty = True
-
-    def delete(self, kind: str, parent: str, id: str) -> bool:
-        with self.transaction():
-            cursor = self._db().execute(
-                "DELETE FROM stageway_documents WHERE kind=%s AND parent=%s AND id=%s", (kind, parent, id)
-            )
-            if cursor.rowcount:
-                self._local.dirty = True
-            return bool(cursor.rowcount)
-
-    def version(self) -> int:
-        row = self._db().execute("SELECT value FROM stageway_meta WHERE key='version'").fetchone()
-        return int(row[0])
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         db = self._db()
@@ -136,12 +81,10 @@ class PostgresStore(Store):
         try:
             with db.transaction():  # commits at the end, rolls back on an exception
                 # Writers queue here, across nodes, for the whole transaction.
-                db.execute("SELECT value FROM stageway_meta WHERE key='version' FOR UPDATE")
+                db.execute(_SQL.version + " FOR UPDATE")
                 yield
                 if local.dirty:
-                    version = db.execute(
-                        "UPDATE stageway_meta SET value = value + 1 WHERE key='version' RETURNING value"
-                    ).fetchone()[0]
+                    version = db.execute(_SQL.bump_version).fetchone()[0]
         finally:
             local.depth = 0
         if version is not None:

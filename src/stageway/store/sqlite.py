@@ -8,22 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import orjson
+from stageway.store.sql import SqlStatements, SqlStore
 
-from stageway.store.base import Document, Store
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
-    seq INTEGER NOT NULL, doc BLOB NOT NULL,
-    PRIMARY KEY (kind, parent, id)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('version', 0), ('seq', 0);
-"""
+_SQL = SqlStatements("?", "BLOB")
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
+    sql = _SQL
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +23,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._lock = threading.RLock()
         with self._connection() as db:
-            db.executescript(_SCHEMA)
+            db.executescript(_SQL.schema)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -62,43 +54,6 @@ class SqliteStore(Store):
     def _connection(self) -> Iterator[sqlite3.Connection]:
         yield self._db()
 
-    def get(self, kind: str, parent: str, id: str) -> Document | None:
-        row = self._db().execute(
-            "SELECT doc FROM documents WHERE kind=? AND parent=? AND id=?", (kind, parent, id)
-        ).fetchone()
-        return orjson.loads(row[0]) if row else None
-
-    def list(self, kind: str, parent: str = "") -> list[Document]:
-        rows = self._db().execute(
-            "SELECT doc FROM documents WHERE kind=? AND parent=? ORDER BY seq", (kind, parent)
-        ).fetchall()
-        return [orjson.loads(row[0]) for row in rows]
-
-    def put(self, kind: str, parent: str, id: str, doc: Document) -> None:
-        with self.transaction():
-            db = self._db()
-            seq = db.execute("UPDATE meta SET value = value + 1 WHERE key='seq' RETURNING value").fetchone()[0]
-            # Keep the first-written order on update: AWS lists resources in creation order.
-            db.execute(
-                "INSERT INTO documents (kind, parent, id, seq, doc) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (kind, parent, id) DO UPDATE SET doc = excluded.doc",
-                (kind, parent, id, seq, orjson.dumps(doc)),
-            )
-            self._local.dirty = True
-
-    def delete(self, kind: str, parent: str, id: str) -> bool:
-        with self.transaction():
-            cursor = self._db().execute(
-                "DELETE FROM documents WHERE kind=? AND parent=? AND id=?", (kind, parent, id)
-            )
-            if cursor.rowcount:
-                self._local.dirty = True
-            return bool(cursor.rowcount)
-
-    def version(self) -> int:
-        row = self._db().execute("SELECT value FROM meta WHERE key='version'").fetchone()
-        return int(row[0])
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         db = self._db()
@@ -120,9 +75,7 @@ class SqliteStore(Store):
             return
         version = None
         if self._local.dirty:
-            version = db.execute(
-                "UPDATE meta SET value = value + 1 WHERE key='version' RETURNING value"
-            ).fetchone()[0]
+            version = db.execute(_SQL.bump_version).fetchone()[0]
         db.execute("COMMIT")
         if version is not None:
             self._notify(int(version))

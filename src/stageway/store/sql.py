@@ -1,0 +1,82 @@
+"""What the SQL stores share: the documents table, the first-write order and the version, in one place.
+
+SQLite and PostgreSQL differ in their placeholders, their table names (`stageway_*` in a database that may be
+shared), how they connect and how a transaction takes its lock; the statements and the reading and writing
+of documents are the same, here.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import orjson
+
+from stageway.store.base import Document, Store
+
+
+class SqlStatements:
+    """The statements of one dialect: `?` or `%s` placeholders, the bytes type, tables named with `prefix`."""
+
+    def __init__(self, placeholder: str, blob: str, prefix: str = "") -> None:
+        p = placeholder
+        documents, meta = f"{prefix}documents", f"{prefix}meta"
+        self.get = f"SELECT doc FROM {documents} WHERE kind={p} AND parent={p} AND id={p}"
+        self.list = f"SELECT doc FROM {documents} WHERE kind={p} AND parent={p} ORDER BY seq"
+        self.next_seq = f"UPDATE {meta} SET value = value + 1 WHERE key='seq' RETURNING value"
+        # Keep the first-written order on update: AWS lists resources in creation order.
+        self.upsert = (
+            f"INSERT INTO {documents} (kind, parent, id, seq, doc) VALUES ({p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (kind, parent, id) DO UPDATE SET doc = excluded.doc"
+        )
+        self.delete = f"DELETE FROM {documents} WHERE kind={p} AND parent={p} AND id={p}"
+        self.version = f"SELECT value FROM {meta} WHERE key='version'"
+        self.bump_version = f"UPDATE {meta} SET value = value + 1 WHERE key='version' RETURNING value"
+        self.schema = f"""
+CREATE TABLE IF NOT EXISTS {documents} (
+    kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
+    seq BIGINT NOT NULL, doc {blob} NOT NULL,
+    PRIMARY KEY (kind, parent, id)
+);
+CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO {meta} VALUES ('version', 0), ('seq', 0) ON CONFLICT (key) DO NOTHING;
+"""
+
+
+class SqlStore(Store):
+    """Documents as JSON bytes in one table; a subclass connects (`_db`, one connection a thread) and
+    runs `transaction`, which sets `_local.dirty` for the writes below and bumps the version at commit."""
+
+    sql: SqlStatements
+
+    @abstractmethod
+    def _db(self) -> Any:
+        """This thread's connection (a DB-API connection with `execute`)."""
+
+    _local: Any
+
+    def get(self, kind: str, parent: str, id: str) -> Document | None:
+        row = self._db().execute(self.sql.get, (kind, parent, id)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def list(self, kind: str, parent: str = "") -> list[Document]:
+        rows = self._db().execute(self.sql.list, (kind, parent)).fetchall()
+        return [orjson.loads(row[0]) for row in rows]
+
+    def put(self, kind: str, parent: str, id: str, doc: Document) -> None:
+        with self.transaction():
+            db = self._db()
+            seq = db.execute(self.sql.next_seq).fetchone()[0]
+            db.execute(self.sql.upsert, (kind, parent, id, seq, orjson.dumps(doc)))
+            self._local.dirty = True
+
+    def delete(self, kind: str, parent: str, id: str) -> bool:
+        with self.transaction():
+            cursor = self._db().execute(self.sql.delete, (kind, parent, id))
+            if cursor.rowcount:
+                self._local.dirty = True
+            return bool(cursor.rowcount)
+
+    def version(self) -> int:
+        row = self._db().execute(self.sql.version).fetchone()
+        return int(row[0])
