@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,33 @@ def test_postgres_state_is_shared_by_two_nodes() -> None:
         finally:
             first.close()
             second.close()
+
+
+def test_postgres_store_hears_other_nodes_changes_at_once() -> None:
+    """LISTEN/NOTIFY: a subscriber on one node hears the version of a commit made on another, without a poll;
+    a transaction that rolls back sends nothing."""
+    with postgres_store_url() as url:
+        writer, reader = open_store(url), open_store(url)
+        heard: list[int] = []
+        arrived = threading.Event()
+
+        def hear(version: int) -> None:
+            heard.append(version)
+            arrived.set()
+
+        try:
+            reader.subscribe(hear)
+            time.sleep(0.5)  # the listening session is up
+            with pytest.raises(RuntimeError), writer.transaction():
+                writer.put("api", "", "gone", {"n": 0})
+                raise RuntimeError("roll back")
+            writer.put("api", "", "a", {"n": 1})
+            assert arrived.wait(5), "the reader heard nothing"
+            assert heard == [writer.version()]
+        finally:
+            writer.close()
+            reader.close()
+        assert not any(thread.name == "stageway-store-listen" for thread in threading.enumerate())
 
 
 def test_postgres_store_that_cannot_be_reached_is_a_clear_error() -> None:

@@ -50,7 +50,8 @@ class Store(ABC):
         """Release the back end's resources."""
 
     def subscribe(self, listener: ChangeListener) -> None:
-        """Call `listener(version)` after each committed change made through this process."""
+        """Call `listener(version)` after each committed change made through this process (a shared back end
+        may also report other processes' changes: PostgreSQL does). Any thread may make the call."""
         self._listeners.append(listener)
 
     def _notify(self, version: int) -> None:

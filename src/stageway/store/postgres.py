@@ -10,6 +10,10 @@ Transactions serialise on the version row (`SELECT ... FOR UPDATE` when the oute
 SQLite store's `BEGIN IMMEDIATE` does: two nodes' read-modify-writes queue rather than interleave, and every
 committed change gets its own version. Each thread has its own connection; a connection that broke (the
 server restarted) is replaced at the next call.
+
+Each commit that wrote something also sends its version on the `stageway_changes` channel: a node that
+subscribes (every `stageway serve` does) LISTENs there and recompiles as soon as another node commits,
+rather than at its next poll of the version.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from stageway.store.base import ChangeListener
 from stageway.store.sql import SqlStatements, SqlStore
 
 try:
@@ -30,6 +35,9 @@ _SQL = SqlStatements("%s", "BYTEA", prefix="stageway_")
 _SCHEMA_LOCK = 0x5374_6167_6577_6179  # "Stageway": nodes starting together create the tables once
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "stageway"
+CHANGES_CHANNEL = "stageway_changes"
+LISTEN_WAKE_S = 0.5
+"""How often the listening thread looks whether the store was closed."""
 
 
 class PostgresStore(SqlStore):
@@ -41,6 +49,10 @@ class PostgresStore(SqlStore):
             raise ValueError("the postgresql:// store needs psycopg: pip install 'stageway[postgres]'")
         self.url = url
         self._local = threading.local()
+        self._closed = threading.Event()
+        self._heard_lock = threading.Lock()
+        self._last_heard = 0
+        self._listener: threading.Thread | None = None
         try:
             db = self._db()
             with db.transaction():
@@ -49,16 +61,18 @@ class PostgresStore(SqlStore):
         except psycopg.Error as error:
             raise ValueError(f"cannot open the store {_without_password(url)}: {error}".strip()) from None
 
+    def _conninfo(self) -> str:
+        # Named, so that an operator can tell stageway's sessions in `pg_stat_activity` (unless the URL
+        # names them itself).
+        if "application_name" in self.url:
+            return self.url
+        return str(psycopg.conninfo.make_conninfo(self.url, application_name=APPLICATION_NAME))
+
     def _db(self) -> Any:
         db = getattr(self._local, "db", None)
         if db is None or db.closed or db.broken:
             # Autocommit: a read is one statement; writes go inside `transaction`, which opens its own.
-            # Named, so that an operator can tell stageway's sessions in `pg_stat_activity` (unless the URL
-            # names them itself).
-            conninfo = self.url
-            if "application_name" not in conninfo:
-                conninfo = psycopg.conninfo.make_conninfo(conninfo, application_name=APPLICATION_NAME)
-            db = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            db = psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
             self._local.db = db
             self._local.depth = 0
             self._local.dirty = False
@@ -85,16 +99,54 @@ class PostgresStore(SqlStore):
                 yield
                 if local.dirty:
                     version = db.execute(_SQL.bump_version).fetchone()[0]
+                    # Delivered to the other nodes' LISTEN at commit, and only if it commits.
+                    db.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, str(version)))
         finally:
             local.depth = 0
         if version is not None:
             self._notify(int(version))
 
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Hear of every committed change, this process's at once and other nodes' by LISTEN/NOTIFY (each
+        commit that wrote something sends its version on `stageway_changes`)."""
+        super().subscribe(listener)
+        if self._listener is None:
+            self._listener = threading.Thread(target=self._listen, name="stageway-store-listen", daemon=True)
+            self._listener.start()
+
+    def _notify(self, version: int) -> None:
+        # A commit made here is heard twice, at commit and back through LISTEN; and a node that heard a
+        # later version needs no word of an earlier one. Each version reaches the subscribers once.
+        with self._heard_lock:
+            if version <= self._last_heard:
+                return
+            self._last_heard = version
+        super()._notify(version)
+
+    def _listen(self) -> None:
+        """Relay other nodes' notifications to the subscribers until the store closes; a lost connection is
+        made again after a second (meanwhile the node's poll of `version` still finds changes)."""
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(
+                    self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                ) as db:
+                    db.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    while not self._closed.is_set():
+                        for notification in db.notifies(timeout=LISTEN_WAKE_S):
+                            self._notify(int(notification.payload))
+            except (psycopg.Error, ValueError):
+                self._closed.wait(1.0)
+
     def close(self) -> None:
+        self._closed.set()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+        if self._listener is not None:
+            self._listener.join(timeout=LISTEN_WAKE_S + 1)
+            self._listener = None
 
 
 def _without_password(url: str) -> str:
