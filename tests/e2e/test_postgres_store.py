@@ -7,26 +7,18 @@ import json
 import time
 from pathlib import Path
 
-import boto3
-
 from tests.support.backend import start_backend
 from tests.support.postgres import postgres_store_url
+from tests.support.shared_state import NEW_ROUTE_PATH, add_route_through_admin, write_echo_api
 from tests.support.stageway_server import StagewayServer, free_port, http
 
 
 def test_two_nodes_serve_what_either_deploys(tmp_path: Path) -> None:
     with start_backend() as backend, postgres_store_url() as store:
-        (tmp_path / "api.yaml").write_text(
-            f"""
-apis:
-  shared:
-    routes:
-      $default: {{integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo"}}}}
-"""
-        )
+        api = write_echo_api(tmp_path / "api.yaml", backend.url, "shared")
         admin_port = free_port()
         first = StagewayServer(
-            tmp_path / "api.yaml", args=("--admin-port", str(admin_port), "--no-access-log"), store=store
+            api, args=("--admin-port", str(admin_port), "--no-access-log"), store=store
         )
         # The second node has no file and no admin listener: everything it serves comes from the store.
         second = StagewayServer(args=("--no-admin", "--no-access-log"), store=store)
@@ -34,24 +26,15 @@ apis:
             status, _, body, _ = http("GET", second.url + "/x")
             assert status == 200 and json.loads(body)["path"] == "/echo/x"
 
-            client = boto3.client(
-                "apigatewayv2", endpoint_url=f"http://127.0.0.1:{admin_port}", region_name="us-east-1",
-                aws_access_key_id="x", aws_secret_access_key="x",
-            )
-            api_id = client.get_apis()["Items"][0]["ApiId"]
-            integration = client.create_integration(
-                ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="GET",
-                IntegrationUri=f"{backend.url}/pets/1", PayloadFormatVersion="1.0",
-            )["IntegrationId"]
-            client.create_route(ApiId=api_id, RouteKey="GET /one", Target=f"integrations/{integration}")
-            # The second node polls the store's version twice a second: the route reaches it within a moment.
+            add_route_through_admin(admin_port, backend.url)
+            # The second node hears of the commit (LISTEN/NOTIFY) and compiles it: the route reaches it at once.
             for node in (first, second):
                 deadline = time.monotonic() + 10
                 while True:
-                    status, _, body, _ = http("GET", node.url + "/one")
+                    status, _, body, _ = http("GET", node.url + NEW_ROUTE_PATH)
                     if status == 200 and json.loads(body).get("id") == 1:
                         break
-                    assert time.monotonic() < deadline, f"{node.url} never served GET /one: {status} {body!r}"
+                    assert time.monotonic() < deadline, f"{node.url} never served GET {NEW_ROUTE_PATH}: {status} {body!r}"
                     time.sleep(0.1)
 
 

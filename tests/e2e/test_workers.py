@@ -8,22 +8,16 @@ import time
 from pathlib import Path
 
 from tests.support.backend import start_backend
+from tests.support.shared_state import NEW_ROUTE_PATH, add_route_through_admin, write_echo_api
 from tests.support.stageway_server import StagewayServer, free_port, http
 
 
 def test_workers_share_the_port_and_the_store(tmp_path: Path) -> None:
     with start_backend() as backend:
-        (tmp_path / "api.yaml").write_text(
-            f"""
-apis:
-  multi:
-    routes:
-      $default: {{integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo"}}}}
-"""
-        )
+        api = write_echo_api(tmp_path / "api.yaml", backend.url, "multi")
         admin_port = free_port()
         server = StagewayServer(
-            tmp_path / "api.yaml",
+            api,
             args=("--workers", "2", "--admin-port", str(admin_port), "--no-access-log"),
             store=f"sqlite:///{tmp_path}/state.db",
         )
@@ -37,24 +31,13 @@ apis:
                 seen.add(json.loads(body)["connection"])
             assert len(seen) >= 2
             # A route created through the one admin listener reaches every worker through the store.
-            import boto3
-
-            client = boto3.client(
-                "apigatewayv2", endpoint_url=f"http://127.0.0.1:{admin_port}", region_name="us-east-1",
-                aws_access_key_id="x", aws_secret_access_key="x",
-            )
-            api_id = client.get_apis()["Items"][0]["ApiId"]
-            integration = client.create_integration(
-                ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="GET",
-                IntegrationUri=f"{backend.url}/pets/1", PayloadFormatVersion="1.0",
-            )["IntegrationId"]
-            client.create_route(ApiId=api_id, RouteKey="GET /one", Target=f"integrations/{integration}")
+            add_route_through_admin(admin_port, backend.url)
             # Every worker polls the store's version twice a second; on a loaded machine allow them 10 s to
             # agree, then 20 requests in a row (spread over the workers) must all find the new route.
             deadline = time.monotonic() + 10
             in_a_row = 0
             while in_a_row < 20 and time.monotonic() < deadline:
-                status, _, body, _ = http("GET", server.url + "/one")
+                status, _, body, _ = http("GET", server.url + NEW_ROUTE_PATH)
                 # A worker that has not seen the route yet answers from the `$default` route (the echo).
                 found = status == 200 and json.loads(body).get("id") == 1
                 in_a_row = in_a_row + 1 if found else 0
