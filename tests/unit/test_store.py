@@ -65,6 +65,10 @@ def test_a_transaction_commits_once_or_not_at_all(store: Store) -> None:
     assert store.version() == before + 1
 
 
+def test_only_a_shared_back_end_reports_other_processes_changes(store: Store) -> None:
+    assert store.watch_others(lambda version: None) is (type(store).__name__ == "PostgresStore")
+
+
 def test_a_transaction_without_writes_changes_no_version(store: Store) -> None:
     before = store.version()
     with store.transaction():
@@ -101,8 +105,8 @@ def test_postgres_state_is_shared_by_two_nodes() -> None:
 
 
 def test_postgres_store_hears_other_nodes_changes_at_once() -> None:
-    """LISTEN/NOTIFY: a subscriber on one node hears the version of a commit made on another, without a poll;
-    a transaction that rolls back sends nothing."""
+    """LISTEN/NOTIFY: a watcher on one node hears the version of a commit made on another, without a poll; a
+    transaction that rolls back sends nothing, and a node's own commits reach its watchers only as `subscribe`."""
     with postgres_store_url() as url:
         writer, reader = open_store(url), open_store(url)
         heard: list[int] = []
@@ -113,7 +117,7 @@ def test_postgres_store_hears_other_nodes_changes_at_once() -> None:
             arrived.set()
 
         try:
-            reader.subscribe(hear)
+            assert reader.watch_others(hear)
             time.sleep(0.5)  # the listening session is up
             with pytest.raises(RuntimeError), writer.transaction():
                 writer.put("api", "", "gone", {"n": 0})
@@ -121,6 +125,12 @@ def test_postgres_store_hears_other_nodes_changes_at_once() -> None:
             writer.put("api", "", "a", {"n": 1})
             assert arrived.wait(5), "the reader heard nothing"
             assert heard == [writer.version()]
+            reader.put("api", "", "b", {"n": 2})  # its own commit: for `subscribe`, not for its watchers
+            writer.put("api", "", "c", {"n": 3})  # sent after the reader's, so heard after it
+            deadline = time.monotonic() + 5
+            while len(heard) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert heard == [1, 3]  # versions: the writer's a, the reader's b, the writer's c
         finally:
             writer.close()
             reader.close()

@@ -260,9 +260,16 @@ class Node:
         # Writes from the admin listener happen in worker threads: hop to the loop, then recompile at once
         # (the poll in _watch_changes still catches writes made by other processes).
         def on_change(_version: int) -> None:
+            loop.call_soon_threadsafe(self._refresh_now)
+
+        def on_others_change(_version: int) -> None:
             asyncio.run_coroutine_threadsafe(self._refresh_safely(), loop)
 
+        # A write through this node's admin listener is compiled on the loop before the write's answer leaves:
+        # a client that changed a route and calls it next finds it changed. Other nodes' writes (where the
+        # store reports them) are read and compiled off the loop.
         self.store.subscribe(on_change)
+        self.store.watch_others(on_others_change)
         await self.runtime.start()
         data_plane = DataPlaneServer(
             self.app, self.options.host, self.options.port, reuse_port=self.options.workers > 1
@@ -307,6 +314,12 @@ class Node:
             self.store.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+    def _refresh_now(self) -> None:
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("applying a configuration change failed; still serving the previous one")
 
     async def _refresh_safely(self) -> None:
         try:

@@ -50,9 +50,14 @@ class Store(ABC):
         """Release the back end's resources."""
 
     def subscribe(self, listener: ChangeListener) -> None:
-        """Call `listener(version)` after each committed change made through this process (a shared back end
-        may also report other processes' changes: PostgreSQL does). Any thread may make the call."""
+        """Call `listener(version)` after each committed change made through this process, in the thread that
+        committed it, before the write returns."""
         self._listeners.append(listener)
+
+    def watch_others(self, listener: ChangeListener) -> bool:
+        """Call `listener(version)`, from a thread of the store's, when another process commits a change;
+        False when this back end cannot tell (then `version` must be polled)."""
+        return False
 
     def _notify(self, version: int) -> None:
         for listener in list(self._listeners):

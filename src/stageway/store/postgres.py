@@ -12,8 +12,8 @@ committed change gets its own version. Each thread has its own connection; a con
 server restarted) is replaced at the next call.
 
 Each commit that wrote something also sends its version on the `stageway_changes` channel: a node that
-subscribes (every `stageway serve` does) LISTENs there and recompiles as soon as another node commits,
-rather than at its next poll of the version.
+watches others' changes (every `stageway serve` does) LISTENs there and recompiles as soon as another node
+commits, rather than at its next poll of the version.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ class PostgresStore(SqlStore):
         self.url = url
         self._local = threading.local()
         self._closed = threading.Event()
-        self._heard_lock = threading.Lock()
-        self._last_heard = 0
+        self._watchers: list[ChangeListener] = []
+        self._last_local = 0
+        """The latest version committed through this process."""
         self._listener: threading.Thread | None = None
         try:
             db = self._db()
@@ -99,29 +100,30 @@ class PostgresStore(SqlStore):
                 yield
                 if local.dirty:
                     version = db.execute(_SQL.bump_version).fetchone()[0]
-                    # Delivered to the other nodes' LISTEN at commit, and only if it commits.
+                    # Delivered to the other nodes' LISTEN at commit, and only if it commits; back here too,
+                    # perhaps before this thread goes on, so it is marked as this process's first.
+                    self._last_local = max(self._last_local, version)
                     db.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, str(version)))
         finally:
             local.depth = 0
         if version is not None:
             self._notify(int(version))
 
-    def subscribe(self, listener: ChangeListener) -> None:
-        """Hear of every committed change, this process's at once and other nodes' by LISTEN/NOTIFY (each
-        commit that wrote something sends its version on `stageway_changes`)."""
-        super().subscribe(listener)
+    def watch_others(self, listener: ChangeListener) -> bool:
+        """Hear of other nodes' commits by LISTEN/NOTIFY: each commit that wrote something sends its version
+        on `stageway_changes`."""
+        self._watchers.append(listener)
         if self._listener is None:
             self._listener = threading.Thread(target=self._listen, name="stageway-store-listen", daemon=True)
             self._listener.start()
+        return True
 
-    def _notify(self, version: int) -> None:
-        # A commit made here is heard twice, at commit and back through LISTEN; and a node that heard a
-        # later version needs no word of an earlier one. Each version reaches the subscribers once.
-        with self._heard_lock:
-            if version <= self._last_heard:
-                return
-            self._last_heard = version
-        super()._notify(version)
+    def _heard(self, version: int) -> None:
+        # This process's own commits come back through LISTEN too: its subscribers heard of them already.
+        if version <= self._last_local:
+            return
+        for watcher in list(self._watchers):
+            watcher(version)
 
     def _listen(self) -> None:
         """Relay other nodes' notifications to the subscribers until the store closes; a lost connection is
@@ -134,7 +136,7 @@ class PostgresStore(SqlStore):
                     db.execute(f"LISTEN {CHANGES_CHANNEL}")
                     while not self._closed.is_set():
                         for notification in db.notifies(timeout=LISTEN_WAKE_S):
-                            self._notify(int(notification.payload))
+                            self._heard(int(notification.payload))
             except (psycopg.Error, ValueError):
                 self._closed.wait(1.0)
 
