@@ -93,6 +93,9 @@ class _Server(uvicorn.Server):
         yield
 
 
+_REFRESH_FAILED = "applying a configuration change failed; still serving the previous one"
+
+
 @dataclass(frozen=True)
 class _Changes:
     """A version of the store, read and compiled, ready to be served."""
@@ -319,13 +322,13 @@ class Node:
         try:
             self.refresh()
         except Exception:
-            log.exception("applying a configuration change failed; still serving the previous one")
+            log.exception(_REFRESH_FAILED)
 
     async def _refresh_safely(self) -> None:
         try:
             await self.refresh_in_background()
         except Exception:
-            log.exception("applying a configuration change failed; still serving the previous one")
+            log.exception(_REFRESH_FAILED)
 
     def stop(self) -> None:
         for server in self._servers:
@@ -343,7 +346,7 @@ class Node:
                 await self.refresh_in_background()
             except Exception:  # the watcher must outlive any one bad change
                 if not failing:
-                    log.exception("applying a configuration change failed; still serving the previous one")
+                    log.exception(_REFRESH_FAILED)
                 failing = True
             else:
                 if failing:

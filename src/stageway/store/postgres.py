@@ -6,8 +6,8 @@ something (each node polls it and recompiles when it moves). Tables are named `s
 can be shared with other software; libpq's own URL parameters choose anything else, e.g. a schema with
 `?options=-csearch_path%3Dgateway`.
 
-Transactions serialise on the version row (`SELECT ... FOR UPDATE` when the outermost one begins), as the
-SQLite store's `BEGIN IMMEDIATE` does: two nodes' read-modify-writes queue rather than interleave, and every
+Transactions serialise on the version row (`SELECT ... FOR UPDATE` when the outermost one begins, see
+`SqlStatements.begin`), as the SQLite store's `BEGIN IMMEDIATE` does: two nodes' read-modify-writes queue rather than interleave, and every
 committed change gets its own version. Each thread has its own connection; a connection that broke (the
 server restarted) is replaced at the next call.
 
@@ -19,8 +19,6 @@ commits, rather than at its next poll of the version.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from stageway.store.base import ChangeListener
@@ -31,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - psycopg is a dependency; this only words the error
     psycopg = None  # type: ignore[assignment]
 
-_SQL = SqlStatements("%s", "BYTEA", prefix="stageway_")
+_SQL = SqlStatements("%s", "BYTEA", prefix="stageway_", lock_version_row=True)
 _SCHEMA_LOCK = 0x5374_6167_6577_6179  # "Stageway": nodes starting together create the tables once
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "stageway"
@@ -56,7 +54,7 @@ class PostgresStore(SqlStore):
         self._listener: threading.Thread | None = None
         try:
             db = self._db()
-            with db.transaction():
+            with db.transaction():  # (not `self.transaction()`: the version row may not exist yet)
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 db.execute(_SQL.schema)
         except psycopg.Error as error:
@@ -72,42 +70,18 @@ class PostgresStore(SqlStore):
     def _db(self) -> Any:
         db = getattr(self._local, "db", None)
         if db is None or db.closed or db.broken:
-            # Autocommit: a read is one statement; writes go inside `transaction`, which opens its own.
+            # Autocommit: a read is one statement; `transaction` issues its own BEGIN and COMMIT.
             db = psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
             self._local.db = db
             self._local.depth = 0
             self._local.dirty = False
         return db
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        db = self._db()
-        local = self._local
-        if local.depth:  # inside another: its writes commit (or roll back) with the outermost one
-            local.depth += 1
-            try:
-                yield
-            finally:
-                local.depth -= 1
-            return
-        local.depth = 1
-        local.dirty = False
-        version = None
-        try:
-            with db.transaction():  # commits at the end, rolls back on an exception
-                # Writers queue here, across nodes, for the whole transaction.
-                db.execute(_SQL.version + " FOR UPDATE")
-                yield
-                if local.dirty:
-                    version = db.execute(_SQL.bump_version).fetchone()[0]
-                    # Delivered to the other nodes' LISTEN at commit, and only if it commits; back here too,
-                    # perhaps before this thread goes on, so it is marked as this process's first.
-                    self._last_local = max(self._last_local, version)
-                    db.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, str(version)))
-        finally:
-            local.depth = 0
-        if version is not None:
-            self._notify(int(version))
+    def _committing(self, db: Any, version: int) -> None:
+        # Delivered to the other nodes' LISTEN at commit, and only if it commits; back here too, perhaps before
+        # this thread goes on, so it is marked as this process's first.
+        self._last_local = max(self._last_local, version)
+        db.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, str(version)))
 
     def watch_others(self, listener: ChangeListener) -> bool:
         """Hear of other nodes' commits by LISTEN/NOTIFY: each commit that wrote something sends its version

@@ -8,6 +8,8 @@ of documents are the same, here.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -18,7 +20,9 @@ from stageway.store.base import Document, Store
 class SqlStatements:
     """The statements of one dialect: `?` or `%s` placeholders, the bytes type, tables named with `prefix`."""
 
-    def __init__(self, placeholder: str, blob: str, prefix: str = "") -> None:
+    def __init__(
+        self, placeholder: str, blob: str, prefix: str = "", *, lock_version_row: bool = False
+    ) -> None:
         p = placeholder
         documents, meta = f"{prefix}documents", f"{prefix}meta"
         self.get = f"SELECT doc FROM {documents} WHERE kind={p} AND parent={p} AND id={p}"
@@ -32,6 +36,10 @@ class SqlStatements:
         self.delete = f"DELETE FROM {documents} WHERE kind={p} AND parent={p} AND id={p}"
         self.version = f"SELECT value FROM {meta} WHERE key='version'"
         self.bump_version = f"UPDATE {meta} SET value = value + 1 WHERE key='version' RETURNING value"
+        # How a transaction begins so that writers queue from the start instead of failing half-way through
+        # a read-modify-write: SQLite takes the database's write lock (`BEGIN IMMEDIATE`); PostgreSQL, where
+        # other nodes write too, locks the version row every writer updates.
+        self.begin = ("BEGIN", f"{self.version} FOR UPDATE") if lock_version_row else ("BEGIN IMMEDIATE",)
         self.schema = f"""
 CREATE TABLE IF NOT EXISTS {documents} (
     kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
@@ -44,8 +52,9 @@ INSERT INTO {meta} VALUES ('version', 0), ('seq', 0) ON CONFLICT (key) DO NOTHIN
 
 
 class SqlStore(Store):
-    """Documents as JSON bytes in one table; a subclass connects (`_db`, one connection a thread) and
-    runs `transaction`, which sets `_local.dirty` for the writes below and bumps the version at commit."""
+    """Documents as JSON bytes in one table, and transactions that bump the version when they wrote. A
+    subclass connects (`_db`: one connection a thread, in autocommit mode, its `_local` holding the
+    transaction's `depth` and `dirty`)."""
 
     sql: SqlStatements
 
@@ -80,3 +89,36 @@ class SqlStore(Store):
     def version(self) -> int:
         row = self._db().execute(self.sql.version).fetchone()
         return int(row[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        db = self._db()
+        local = self._local
+        if local.depth:  # inside another: its writes commit (or roll back) with the outermost one
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        for statement in self.sql.begin:
+            db.execute(statement)
+        local.depth = 1
+        local.dirty = False
+        version = None
+        try:
+            yield
+            if local.dirty:
+                version = int(db.execute(self.sql.bump_version).fetchone()[0])
+                self._committing(db, version)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            local.depth = 0
+        if version is not None:
+            self._notify(version)
+
+    def _committing(self, db: Any, version: int) -> None:
+        """Called inside a transaction that wrote, just before it commits as `version`."""

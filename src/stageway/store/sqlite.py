@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from stageway.store.sql import SqlStatements, SqlStore
@@ -21,9 +19,7 @@ class SqliteStore(SqlStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
-        self._lock = threading.RLock()
-        with self._connection() as db:
-            db.executescript(_SQL.schema)
+        self._db().executescript(_SQL.schema)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -49,36 +45,6 @@ class SqliteStore(SqlStore):
             self._local.depth = 0
             self._local.dirty = False
         return db
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        yield self._db()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        db = self._db()
-        if self._local.depth == 0:
-            # BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue instead of failing
-            # with "database is locked" half-way through a read-modify-write.
-            db.execute("BEGIN IMMEDIATE")
-            self._local.dirty = False
-        self._local.depth += 1
-        try:
-            yield
-        except BaseException:
-            self._local.depth -= 1
-            if self._local.depth == 0:
-                db.execute("ROLLBACK")
-            raise
-        self._local.depth -= 1
-        if self._local.depth:
-            return
-        version = None
-        if self._local.dirty:
-            version = db.execute(_SQL.bump_version).fetchone()[0]
-        db.execute("COMMIT")
-        if version is not None:
-            self._notify(int(version))
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
