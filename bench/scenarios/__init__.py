@@ -147,7 +147,8 @@ ROW_ORDER = [
 ]
 """Row numbers: a scenario's position here (others follow, in registration order)."""
 
-from bench.scenarios import (
+# Importing a scenario module registers its rows (`@scenario`).
+from bench.scenarios import (  # noqa: F401
     bytecodes,
     featureful,
     floor,
@@ -162,18 +163,4 @@ from bench.scenarios import (
     workers,
 )
 
-_MODULES = (
-    bytecodes,
-    featureful,
-    floor,
-    future,
-    jwt_route,
-    lambda_route,
-    latency,
-    memory,
-    proxy,
-    routing,
-    startup,
-    workers,
-)
 SCENARIOS.sort(key=lambda s: ROW_ORDER.index(s.key) if s.key in ROW_ORDER else len(ROW_ORDER))
