@@ -18,7 +18,7 @@ import pytest
 
 from stageway.core.errors import IntegrationFailure, IntegrationTimeout
 from stageway.core.http import GatewayResponse
-from stageway.core.http_proxy import backend_request_headers
+from stageway.core.http_proxy import backend_request_headers, parse_backend_url
 from stageway.integrations.http_proxy import MAX_RESPONSE_BODY, HttpProxyClient
 from tests.support.backend import GZIP_BODY, BackendServer, start_backend
 
@@ -415,3 +415,116 @@ def test_https_backend(tls_files: tuple[Path, Path]) -> None:
         # The default context trusts public CAs only, as AWS does: a self-signed backend fails with 500.
         with pytest.raises(IntegrationFailure, match="cannot connect"):
             run(lambda client: get(client, backend, "/echo"))
+
+
+# -- send_now: the callback face the pipeline uses for a request it can write at once ------------------------
+
+
+def send_now(
+    client: HttpProxyClient, backend: BackendServer, path: str, *, method: str = "GET", timeout_s: float = 5
+) -> asyncio.Future[GatewayResponse]:
+    """`send_now` on a pooled connection (it must accept), its callback turned into a future to await."""
+    outcome: asyncio.Future[GatewayResponse] = asyncio.get_running_loop().create_future()
+
+    def answered(response: GatewayResponse | None, failure: BaseException | None) -> None:
+        assert not outcome.done(), "answered twice"
+        if failure is not None:
+            outcome.set_exception(failure)
+        else:
+            assert response is not None
+            outcome.set_result(response)
+
+    target = parse_backend_url(backend.url + path)
+    body = b"x" if method == "POST" else b""
+    assert client.send_now(method, target, host_of(backend), body, timeout_s, answered)
+    return outcome
+
+
+def test_send_now_declines_without_an_idle_connection_then_uses_the_pooled_one(backend: BackendServer) -> None:
+    async def scenario(client: HttpProxyClient) -> tuple[bool, object, dict[str, object]]:
+        target = parse_backend_url(backend.url + "/echo")
+        declined = client.send_now("GET", target, host_of(backend), b"", 5, lambda response, failure: None)
+        pooled = echo_of(await get(client, backend, "/echo"))["connection"]
+        return declined, pooled, echo_of(await send_now(client, backend, "/echo/now?q=1"))
+
+    declined, pooled, echo = run(scenario)
+    assert declined is False
+    assert (echo["connection"], echo["path"], echo["query"]) == (pooled, "/echo/now", "q=1")
+
+
+def test_send_now_filters_response_headers_as_send_does(backend: BackendServer) -> None:
+    async def scenario(client: HttpProxyClient) -> tuple[GatewayResponse, GatewayResponse]:
+        awaited = await get(client, backend, "/test/hop-by-hop")
+        return awaited, await send_now(client, backend, "/test/hop-by-hop")
+
+    awaited, called_back = run(scenario)
+    assert called_back.status == awaited.status
+    assert called_back.headers == awaited.headers
+    assert called_back.body == awaited.body
+
+
+def test_send_now_unrequested_bytes_after_a_response_retire_the_connection(backend: BackendServer) -> None:
+    """The pipeline sends a client's next request from inside the callback of the previous answer (pipelined
+    requests): that request must not meet the stray second response still in the bytes just read."""
+
+    async def scenario(client: HttpProxyClient) -> tuple[GatewayResponse, dict[str, object]]:
+        await get(client, backend, "/echo")
+        first: asyncio.Future[GatewayResponse] = asyncio.get_running_loop().create_future()
+        pooled_when_answered: list[object] = []
+
+        def answered(response: GatewayResponse | None, failure: BaseException | None) -> None:
+            assert response is not None, failure
+            # What a request sent from here would be written on.
+            pooled_when_answered.append(client._take_idle(parse_backend_url(backend.url).origin))
+            first.set_result(response)
+
+        target = parse_backend_url(backend.url + "/test/extra-response")
+        assert client.send_now("GET", target, host_of(backend), b"", 5, answered)
+        response = await first
+        assert pooled_when_answered == [None], "the connection with an unrequested response was pooled again"
+        return response, echo_of(await get(client, backend, "/echo/next"))
+
+    first, echo = run(scenario)
+    assert first.body == b"ok"
+    assert echo["path"] == "/echo/next"  # not the stray second response
+
+
+def test_send_now_stale_pooled_connection_is_retried_for_get_not_for_post(backend: BackendServer) -> None:
+    async def scenario(client: HttpProxyClient) -> tuple[GatewayResponse, BaseException | None]:
+        await get(client, backend, "/test/drop-reused")
+        retried = await send_now(client, backend, "/test/drop-reused")
+        try:  # on the connection the retry opened, now reused
+            await send_now(client, backend, "/test/drop-reused", method="POST")
+        except IntegrationFailure as failure:
+            return retried, failure
+        return retried, None
+
+    retried, failure = run(scenario)
+    assert (retried.status, retried.body) == (200, b"fresh connection")
+    assert isinstance(failure, IntegrationFailure) and "without answering" in str(failure)
+
+
+def test_send_now_slow_backend_is_integration_timeout(backend: BackendServer) -> None:
+    async def scenario(client: HttpProxyClient) -> tuple[float, object, object]:
+        pooled = echo_of(await get(client, backend, "/echo"))["connection"]
+        started = time.monotonic()
+        with pytest.raises(IntegrationTimeout):
+            await send_now(client, backend, "/slow?ms=3000", timeout_s=0.2)
+        elapsed = time.monotonic() - started
+        return elapsed, pooled, echo_of(await get(client, backend, "/echo"))["connection"]
+
+    elapsed, pooled, after = run(scenario)
+    assert 0.2 <= elapsed < 0.4
+    assert after != pooled
+
+
+def test_send_now_refuses_a_header_with_a_line_break_before_sending(backend: BackendServer) -> None:
+    async def scenario(client: HttpProxyClient) -> dict[str, object]:
+        await get(client, backend, "/echo")
+        target = parse_backend_url(backend.url + "/echo")
+        with pytest.raises(IntegrationFailure, match="line break"):
+            client.send_now("GET", target, [("x-a", "1\r\nx-injected: 1")], b"", 5, lambda response, failure: None)
+        # The pooled connection was not taken: it still serves.
+        return echo_of(await send_now(client, backend, "/echo/after"))
+
+    assert run(scenario)["path"] == "/echo/after"
