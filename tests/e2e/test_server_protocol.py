@@ -1,8 +1,6 @@
 """The native data-plane listener (`server/protocol.py`) over real sockets: HTTP/1.1 as clients speak it.
 
-The listener runs in a thread in front of a scripted gateway. The listener calls `Gateway.handle_now`, which
-answers at once or later through a callback; the scripted one answers `/slow` later (from a task, as the real
-pipeline does when it must wait) and everything else at once:
+The listener runs in a thread in front of a scripted gateway (the listener only calls `Gateway.handle`):
 
     /echo          200, the request's body back; `x-method`, `x-path`, `x-query`, `x-body-length` headers
     /slow?ms=N     the same, after N milliseconds
@@ -18,7 +16,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,23 +34,13 @@ BIG_BODY = b"x" * (1 << 20)
 class ScriptedGateway:
     def __init__(self) -> None:
         self.requests: list[IncomingRequest] = []
-        self.tasks: set[asyncio.Task[None]] = set()
 
-    def handle_now(self, request: IncomingRequest, answered: Callable[[Exchange], None]) -> Exchange | None:
+    async def handle(self, request: IncomingRequest) -> Exchange:
         self.requests.append(request)
-        if request.raw_path != "/slow":
-            return self._answer(request, request.raw_path)
-        task = asyncio.get_running_loop().create_task(self._slow(request, answered))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return None
-
-    async def _slow(self, request: IncomingRequest, answered: Callable[[Exchange], None]) -> None:
-        await asyncio.sleep(int(dict(p.split("=") for p in request.raw_query.split("&"))["ms"]) / 1000)
-        answered(self._answer(request, "/echo"))
-
-    @staticmethod
-    def _answer(request: IncomingRequest, path: str) -> Exchange:
+        path = request.raw_path
+        if path == "/slow":
+            await asyncio.sleep(int(dict(p.split("=") for p in request.raw_query.split("&"))["ms"]) / 1000)
+            path = "/echo"
         if path == "/echo":
             headers = [
                 ("content-type", "application/octet-stream"),

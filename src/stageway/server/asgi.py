@@ -19,7 +19,7 @@ from stageway.core.errors import InternalServerError, PayloadTooLarge, error_res
 from stageway.core.http import GatewayResponse, IncomingRequest
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
-from stageway.gateway.pipeline import Answered, Gateway
+from stageway.gateway.pipeline import Gateway
 from stageway.server.access_log import AccessLog, default_line
 from stageway.server.metrics import GatewayMetrics
 
@@ -112,15 +112,6 @@ class DataPlaneApp:
         """Run the pipeline; a bug costs this request a 500, never the listener."""
         try:
             return await self.gateway.handle(request)
-        except Exception:
-            log.exception("request %s failed", request.request_id)
-            return Exchange(request, InternalServerError().to_response())
-
-    def respond_now(self, request: IncomingRequest, answered: Answered) -> Exchange | None:
-        """`respond` for callers that take the answer as a callback: the exchange, when the pipeline has it
-        without waiting; otherwise None, and `answered` gets it later (`Gateway.handle_now`)."""
-        try:
-            return self.gateway.handle_now(request, answered)
         except Exception:
             log.exception("request %s failed", request.request_id)
             return Exchange(request, InternalServerError().to_response())

@@ -206,8 +206,12 @@ class _Connection(asyncio.Protocol):
         # Answering.
         self._queue: deque[_Answer] = deque()
         self._busy = False
-        self._answering: _Answer | None = None
-        """The request the pipeline is answering (`_start`), until `_answered` gets its exchange."""
+        self._task: asyncio.Task[None] | None = None
+        """Runs the pipeline for the connection's requests, one after the other (`_run`): one task for the
+        connection rather than one a request, which would cost its creation and its registration in
+        asyncio's set of tasks every time."""
+        self._wakeup: asyncio.Future[_Answer] | None = None
+        """What `_task` awaits between requests; `_start` hands it the next one."""
         self._close_after = False
         """Answer what is queued, then close: the client half-closed, or the server is shutting down."""
         self._discarding = False
@@ -236,6 +240,9 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
         if self._linger_timer is not None:
             self._linger_timer.cancel()
+        if self._wakeup is not None:  # no next request: `_task` ends
+            self._wakeup.cancel()
+            self._wakeup = None
 
     def data_received(self, data: bytes) -> None:
         if self._discarding:
@@ -410,27 +417,34 @@ class _Connection(asyncio.Protocol):
 
     def _start(self, answer: _Answer) -> None:
         self._busy = True
+        wakeup = self._wakeup
         if answer.exchange is not None:
             self._finish(answer, answer.exchange)
-            return
-        request = answer.request
-        assert request is not None
-        self._answering = answer
-        # The pipeline answers at once when it can, or calls `_answered` when the backend (or a task) has.
-        exchange = self._app.respond_now(request, self._answered)
-        if exchange is not None:
-            self._answered(exchange)
+        elif wakeup is not None:  # the connection's task waits for its next request
+            self._wakeup = None
+            wakeup.set_result(answer)
+        else:
+            self._task = self._loop.create_task(self._run(answer))
 
-    def _answered(self, exchange: Exchange) -> None:
-        answer, self._answering = self._answering, None
-        if answer is None:  # a bug gave one request two answers: the first stands
-            log.error("a second answer to one request was dropped")
-            return
-        try:
-            self._finish(answer, exchange)
-        except Exception:  # a bug in answering costs this connection, never the listener
-            log.exception("failed to answer request %s", answer.request_id)
-            self.abort()
+    async def _run(self, answer: _Answer) -> None:
+        """Answer `answer`, then each request `_start` hands over, until the connection closes."""
+        while True:
+            request = answer.request
+            assert request is not None
+            exchange = await self._app.respond(request)
+            # Waiting before the answer goes out: `_finish` may start the next request at once.
+            wakeup = self._wakeup = self._loop.create_future()
+            try:
+                self._finish(answer, exchange)
+            except Exception:  # a bug in answering costs this connection, never the listener
+                log.exception("failed to answer request %s", request.request_id)
+                self._wakeup = None
+                self.abort()
+                return
+            if self._transport is None:  # closed while the pipeline ran
+                self._wakeup = None
+                return
+            answer = await wakeup
 
     def _finish(self, answer: _Answer, exchange: Exchange) -> None:
         transport = self._transport
