@@ -186,3 +186,12 @@ def test_aws_conflict_example_and_message() -> None:
 )
 def test_find_variable_conflict(new: str, existing: tuple[str, ...], expected: str | None) -> None:
     assert conflict(new, *existing) == expected
+
+
+def test_a_key_is_parsed_once_and_a_bad_key_fails_every_time() -> None:
+    assert parse_route_key("GET /cached/{id}") is parse_route_key("GET /cached/{id}")
+    for _ in range(2):
+        with pytest.raises(RouteKeyError):
+            parse_route_key("GET /a/{x+}/b")
+    with pytest.raises(RouteKeyError, match="required"):
+        parse_route_key(["GET /unhashable"])

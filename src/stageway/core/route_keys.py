@@ -6,6 +6,7 @@ the others accept too.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -66,6 +67,14 @@ def parse_route_key(key: object) -> RouteKey:
     """Parse and validate a route key the way AWS's CreateRoute does; raises RouteKeyError."""
     if not isinstance(key, str) or not key.strip():
         raise RouteKeyError("Route key is required")
+    return _parse_text(key)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_text(key: str) -> RouteKey:
+    """Once per distinct key (RouteKey is immutable): a write to an API with thousands of routes checks the new
+    key against all of them, and its deployment compiles them all again, on every write. (A key that fails
+    raises each time: errors are not cached.)"""
     if key == DEFAULT_ROUTE_KEY:
         return RouteKey(key, "", ())
     method, sep, path = key.partition(" ")

@@ -130,6 +130,8 @@ class Compiler:
             account=self.account_throttle or account_limit(self.region),
         )
         routes: list[tuple[Any, RoutePlan]] = []
+        # An integration's parameter mappings, compiled once however many routes share it.
+        mappings: dict[str, tuple[RequestMapping, ResponseMapping]] = {}
         for route in snapshot.get("routes", []):
             key = parse_route_key(route["routeKey"])
             integration_id = _integration_id(route.get("target"))
@@ -140,13 +142,17 @@ class Compiler:
                 route["routeKey"], route["routeId"], None, integration_id, auth=auth, throttle_limits=limits
             )
             if doc is not None:
+                assert integration_id is not None
+                mapping = mappings.get(integration_id)
+                if mapping is None:
+                    mapping = mappings[integration_id] = (_request_mapping(doc), _response_mapping(doc))
                 plan = RoutePlan(
                     route["routeKey"],
                     route["routeId"],
                     self._integration_plan(doc, key),
                     integration_id,
-                    request_mapping=_request_mapping(doc),
-                    response_mapping=_response_mapping(doc),
+                    request_mapping=mapping[0],
+                    response_mapping=mapping[1],
                     auth=auth,
                     throttle_limits=limits,
                 )
@@ -215,6 +221,8 @@ class Compiler:
 def _request_mapping(doc: Document) -> RequestMapping:
     if doc.get("integrationSubtype"):
         return NO_REQUEST_MAPPING  # its requestParameters are the AWS action's parameters (AwsServicePlan)
+    if not doc.get("requestParameters"):
+        return NO_REQUEST_MAPPING
     try:
         return compile_request_parameters(
             doc.get("requestParameters"),
@@ -227,6 +235,8 @@ def _request_mapping(doc: Document) -> RequestMapping:
 
 
 def _response_mapping(doc: Document) -> ResponseMapping:
+    if not doc.get("responseParameters"):
+        return NO_RESPONSE_MAPPING
     try:
         return compile_response_parameters(doc.get("responseParameters"))
     except ValueError as error:

@@ -1,0 +1,63 @@
+"""Compiling a deployment's snapshot into a stage plan: what routes that share an integration share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING
+from stageway.gateway.compiler import Compiler
+from stageway.gateway.plan import RoutePlan
+
+STAGE = {"stageName": "$default", "deploymentId": "d1"}
+
+
+def snapshot(*, request_parameters: dict[str, str] | None) -> dict[str, Any]:
+    mapped: dict[str, Any] = {
+        "integrationId": "mapped",
+        "integrationType": "HTTP_PROXY",
+        "integrationUri": "http://127.0.0.1:9/pets",
+        "payloadFormatVersion": "1.0",
+    }
+    if request_parameters is not None:
+        mapped["requestParameters"] = request_parameters
+        if request_parameters:
+            mapped["responseParameters"] = {"200": {"append:header.x-mapped": "yes"}}
+    plain = {
+        "integrationId": "plain",
+        "integrationType": "HTTP_PROXY",
+        "integrationUri": "http://127.0.0.1:9/other",
+        "payloadFormatVersion": "1.0",
+    }
+    routes = [
+        {"routeId": "r1", "routeKey": "GET /a", "target": "integrations/mapped"},
+        {"routeId": "r2", "routeKey": "GET /b/{id}", "target": "integrations/mapped"},
+        {"routeId": "r3", "routeKey": "GET /c", "target": "integrations/plain"},
+    ]
+    return {"api": {"apiId": "api1"}, "routes": routes, "integrations": [mapped, plain], "authorizers": []}
+
+
+def route(plan_routes: Any, method: str, path: str) -> RoutePlan:
+    match = plan_routes.matcher.match(method, path)
+    assert match is not None
+    target: RoutePlan = match.target
+    return target
+
+
+def test_routes_sharing_an_integration_share_its_compiled_mappings() -> None:
+    stage = Compiler().compile_stage(
+        "api1", STAGE, snapshot(request_parameters={"overwrite:header.x-stage": "$context.stage"})
+    )
+    first, second = route(stage, "GET", "/a"), route(stage, "GET", "/b/7")
+    assert not first.request_mapping.is_empty and not first.response_mapping.is_empty
+    assert first.request_mapping is second.request_mapping
+    assert first.response_mapping is second.response_mapping
+    plain = route(stage, "GET", "/c")
+    assert plain.request_mapping is NO_REQUEST_MAPPING and plain.response_mapping is NO_RESPONSE_MAPPING
+
+
+def test_an_integration_without_parameters_maps_nothing() -> None:
+    for parameters in (None, {}):
+        stage = Compiler().compile_stage("api1", STAGE, snapshot(request_parameters=parameters))
+        compiled = route(stage, "GET", "/a")
+        assert compiled.request_mapping.is_empty
+        assert compiled.response_mapping.is_empty
