@@ -144,12 +144,14 @@ ROW_ORDER = [
     "jwt",
     "bytecodes",
     "floor",
+    "deploy",
 ]
 """Row numbers: a scenario's position here (others follow, in registration order)."""
 
 # Importing a scenario module registers its rows (`@scenario`).
 from bench.scenarios import (  # noqa: F401
     bytecodes,
+    deploy,
     featureful,
     floor,
     future,

@@ -6,7 +6,7 @@ from typing import Any
 
 from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING
 from stageway.gateway.compiler import Compiler
-from stageway.gateway.plan import RoutePlan
+from stageway.gateway.plan import HttpProxyPlan, RoutePlan
 
 STAGE = {"stageName": "$default", "deploymentId": "d1"}
 
@@ -61,3 +61,21 @@ def test_an_integration_without_parameters_maps_nothing() -> None:
         compiled = route(stage, "GET", "/a")
         assert compiled.request_mapping.is_empty
         assert compiled.response_mapping.is_empty
+
+
+def test_routes_of_one_shape_share_an_integration_plan_and_other_shapes_get_their_own() -> None:
+    snap = snapshot(request_parameters=None)
+    snap["routes"] += [
+        {"routeId": "r4", "routeKey": "GET /d/{rest+}", "target": "integrations/mapped"},
+        {"routeId": "r5", "routeKey": "$default", "target": "integrations/mapped"},
+    ]
+    stage = Compiler().compile_stage("api1", STAGE, snap)
+    plain_a, plain_b = route(stage, "GET", "/a").integration, route(stage, "GET", "/b/7").integration
+    greedy = route(stage, "GET", "/d/x/y").integration
+    default = route(stage, "POST", "/anything").integration
+    assert isinstance(plain_a, HttpProxyPlan) and isinstance(greedy, HttpProxyPlan)
+    assert isinstance(default, HttpProxyPlan)
+    assert plain_a is plain_b
+    assert greedy is not plain_a and default is not plain_a and default is not greedy
+    assert default.append_request_path and not plain_a.append_request_path
+    assert route(stage, "GET", "/c").integration is not plain_a  # another integration

@@ -24,7 +24,7 @@ from stageway.core.mapping import (
     compile_request_parameters,
     compile_response_parameters,
 )
-from stageway.core.route_keys import RouteKey, parse_route_key
+from stageway.core.route_keys import parse_route_key
 from stageway.core.routing import RouteMatcher
 from stageway.core.throttle import ThrottleLimit, account_limit, compile_stage_throttle
 from stageway.core.validation import ValidationError, parse_lambda_arn
@@ -130,8 +130,11 @@ class Compiler:
             account=self.account_throttle or account_limit(self.region),
         )
         routes: list[tuple[Any, RoutePlan]] = []
-        # An integration's parameter mappings, compiled once however many routes share it.
+        # What routes that share an integration can share, compiled once: its parameter mappings, and its plan
+        # for each shape of route (the plan of an HTTP_PROXY integration depends on the route's greedy
+        # variable and on whether it is `$default`).
         mappings: dict[str, tuple[RequestMapping, ResponseMapping]] = {}
+        integration_plans: dict[tuple[str, tuple[str, ...], bool], IntegrationPlan | None] = {}
         for route in snapshot.get("routes", []):
             key = parse_route_key(route["routeKey"])
             integration_id = _integration_id(route.get("target"))
@@ -146,10 +149,16 @@ class Compiler:
                 mapping = mappings.get(integration_id)
                 if mapping is None:
                     mapping = mappings[integration_id] = (_request_mapping(doc), _response_mapping(doc))
+                greedy = tuple(segment.name for segment in key.segments if segment.is_greedy)
+                shape = (integration_id, greedy, key.is_default)
+                if shape in integration_plans:
+                    integration_plan = integration_plans[shape]
+                else:
+                    integration_plan = integration_plans[shape] = self._integration_plan(doc, greedy, key.is_default)
                 plan = RoutePlan(
                     route["routeKey"],
                     route["routeId"],
-                    self._integration_plan(doc, key),
+                    integration_plan,
                     integration_id,
                     request_mapping=mapping[0],
                     response_mapping=mapping[1],
@@ -180,17 +189,16 @@ class Compiler:
                 log.error("authorizer %s cannot be used: %s", doc.get("authorizerId"), error)
         return plans
 
-    def _integration_plan(self, doc: Document, key: RouteKey) -> IntegrationPlan | None:
+    def _integration_plan(self, doc: Document, greedy: tuple[str, ...], is_default: bool) -> IntegrationPlan | None:
         timeout_s = int(doc.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS) / 1000
         kind = doc.get("integrationType")
         if kind == "HTTP_PROXY":
             method = doc.get("integrationMethod") or "ANY"
-            greedy = [segment.name for segment in key.segments if segment.is_greedy]
             return HttpProxyPlan(
                 uri=compile_uri_template(doc["integrationUri"], greedy_parameters=greedy),
                 method=None if method == "ANY" else method,
                 timeout_s=timeout_s,
-                append_request_path=key.is_default,
+                append_request_path=is_default,
             )
         if kind == "AWS_PROXY" and not doc.get("integrationSubtype"):
             parsed = parse_lambda_arn(doc["integrationUri"])
