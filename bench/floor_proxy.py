@@ -72,6 +72,8 @@ class _Backend(_Messages):
 
 
 class _Client(_Messages):
+    backend_class: type[_Backend] = _Backend
+
     def __init__(self, backend_port: int) -> None:
         super().__init__()
         self.backend_port = backend_port
@@ -89,7 +91,7 @@ class _Client(_Messages):
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            _, backend = await loop.create_connection(lambda: _Backend(self), "127.0.0.1", self.backend_port)
+            _, backend = await loop.create_connection(lambda: self.backend_class(self), "127.0.0.1", self.backend_port)
         except OSError:
             self.close()
             return
@@ -142,9 +144,9 @@ class _Client(_Messages):
             self.transport.close()
 
 
-async def _serve(host: str, port: int, backend_port: int) -> None:
+async def serve(host: str, port: int, backend_port: int, client_class: type[_Client] = _Client) -> None:
     server = await asyncio.get_running_loop().create_server(
-        lambda: _Client(backend_port), host, port, backlog=1024
+        lambda: client_class(backend_port), host, port, backlog=1024
     )
     await server.serve_forever()
 
@@ -155,7 +157,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--backend-port", type=int, required=True)
     args = parser.parse_args()
-    uvloop.run(_serve(args.host, args.port, args.backend_port))
+    uvloop.run(serve(args.host, args.port, args.backend_port))
 
 
 if __name__ == "__main__":

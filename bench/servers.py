@@ -19,6 +19,7 @@ from bench.tools import BENCH, PYTHON, ROOT, BenchError, Child, Processes, free_
 BACKEND = ROOT / "examples" / "petstore" / "backend.py"
 HELLO_ASGI = BENCH / "hello_asgi.py"
 FLOOR_PROXY = BENCH / "floor_proxy.py"
+LEAN_PROXY = BENCH / "lean_proxy.py"
 HELLO_FUNCTION = BENCH / "functions" / "hello"
 HELLO_BODY = b'{"message":"hello"}'
 
@@ -53,6 +54,15 @@ def start_floor_proxy(procs: Processes, backend_port: int) -> Server:
     argv = [PYTHON, str(FLOOR_PROXY), "--port", str(port), "--backend-port", str(backend_port)]
     child = procs.start("floor-proxy", argv)
     wait_http_ok(child, port, "/pets", timeout=20)
+    return Server(child, port)
+
+
+def start_lean_proxy(procs: Processes, backend_port: int, api_file: Path) -> Server:
+    """bench/lean_proxy.py: the floor proxy plus a gateway's necessary per-request work, serving `api_file`."""
+    port = free_port()
+    argv = [PYTHON, str(LEAN_PROXY), "--port", str(port), "--backend-port", str(backend_port), "--api", str(api_file)]
+    child = procs.start("lean-proxy", argv)
+    wait_http_ok(child, port, "/pets", timeout=30)
     return Server(child, port)
 
 

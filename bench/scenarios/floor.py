@@ -1,8 +1,10 @@
-"""Row: the HTTP proxy route against the floor of its own stack, a minimal uvloop + httptools proxy.
+"""Rows: the HTTP proxy route against the floor of its own stack, and against that floor doing a gateway's work.
 
-Row 1 compares stageway with nginx; this row says how much of that gap is the gateway's own work per request
-and how much is the stack's (Python, uvloop, httptools, the kernel): bench/floor_proxy.py forwards the same
-requests to the same backend doing nothing a gateway must (routing, ids, limits, header rules, metrics).
+Row 1 compares stageway with nginx; these rows say how much of that gap is the stack's (Python, uvloop,
+httptools, the kernel), how much the work a gateway must do per request, and how much the way stageway does
+it. bench/floor_proxy.py forwards the same requests to the same backend doing nothing a gateway must;
+bench/lean_proxy.py adds that work (stageway's own selection, matching and throttle check on the same API
+file, ids, forwarding headers, header filtering, AWS's response headers, a latency histogram) on bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from bench.tools import Processes
 
 @scenario(
     "floor",
-    "HTTP proxy route vs a minimal uvloop + httptools proxy (the stack's floor)",
+    "HTTP proxy route vs a minimal uvloop + httptools proxy (the stack's floor), bare and doing a gateway's work",
     "(info)",
     needs=("wrk",),
 )
@@ -26,8 +28,12 @@ def run(ctx: Context) -> list[Row]:
         api = servers.write_yaml(procs.workdir / "proxy.yaml", servers.proxy_api(backend.port))
         stageway = servers.start_stageway(procs, api, "/pets")
         floor = servers.start_floor_proxy(procs, backend.port)
+        lean = servers.start_lean_proxy(procs, backend.port, api)
         results, problems = measure_pair(
             ctx, {"a": stageway.url("/pets"), "b": floor.url("/pets")}, servers_of={"a": stageway, "b": floor}
+        )
+        lean_results, lean_problems = measure_pair(
+            ctx, {"a": stageway.url("/pets"), "b": lean.url("/pets")}, servers_of={"a": stageway, "b": lean}
         )
     row = throughput_row(
         "HTTP proxy route, req/s: 1 stageway process vs the floor of its stack (bench/floor_proxy.py: uvloop + "
@@ -44,4 +50,18 @@ def run(ctx: Context) -> list[Row]:
         "connection per client connection and passes headers through: the CPU per request in the details is "
         "what the stack costs before any gateway work"
     )
-    return [row]
+    lean_row = throughput_row(
+        "HTTP proxy route, req/s: 1 stageway process vs that floor doing a gateway's necessary work per request "
+        "on bytes (bench/lean_proxy.py: same API file, stageway's selection, matching and throttle check)",
+        lean_results,
+        lean_problems,
+        0.0,
+        ("stageway", "lean"),
+    )
+    lean_row.target = "(info)"
+    lean_row.result = lean_row.result if lean_problems else "(info)"
+    lean_row.notes.append(
+        "the lean proxy has no parameter mapping, CORS, authorizers, access log, error handling or pipelining: "
+        "its CPU per request is a bound on what stageway's plain route could cost in this stack, not a server"
+    )
+    return [row, lean_row]
