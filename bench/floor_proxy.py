@@ -114,19 +114,25 @@ class _Client(_Messages):
         self.url += url
 
     def on_message_complete(self) -> None:
+        request = self.backend_request()
+        self.url, self.headers, self.body = b"", [], []
+        self.keep_alive = self.parser.should_keep_alive()
+        if request is None:
+            self.close()
+        elif self.backend is None:
+            self.waiting = request
+        else:
+            self._forward(request)
+
+    def backend_request(self) -> bytes | None:
+        """What to send the backend for the request just read (None: close the connection instead)."""
         body = b"".join(self.body)
         head = b"%s %s HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: %d\r\n" % (
             self.parser.get_method(),
             self.url,
             len(body),
         )
-        request = head + b"".join(self.headers) + b"\r\n" + body
-        self.url, self.headers, self.body = b"", [], []
-        self.keep_alive = self.parser.should_keep_alive()
-        if self.backend is None:
-            self.waiting = request
-        else:
-            self._forward(request)
+        return head + b"".join(self.headers) + b"\r\n" + body
 
     def _forward(self, request: bytes) -> None:
         self.waiting = None

@@ -117,7 +117,7 @@ class _LeanClient(_Client):
         elif lower not in _REQUEST_DROPPED:
             self.headers += (lower, b": ", value, b"\r\n")  # names lower-cased, as stageway sends them
 
-    def on_message_complete(self) -> None:
+    def backend_request(self) -> bytes | None:
         gateway = node.gateway
         method = self.parser.get_method().decode()
         path, _, query = self.url.decode("latin-1").partition("?")
@@ -125,8 +125,7 @@ class _LeanClient(_Client):
         selection = select(gateway.plan, host, path)
         match = selection.stage.matcher.match(method, selection.route_raw_path) if selection else None
         if match is None or not gateway.throttler.admit_now(match.target.throttle_limits, monotonic()):
-            self.close()  # stageway would answer 404 or 429: not what this proxy measures
-            return
+            return None  # stageway would answer 404 or 429: not what this proxy measures
         integration = match.target.integration
         url = integration.uri.render(match.path_parameters, selection.stage.stage_variables, raw_query=query)
         backend = backends.get(url)
@@ -134,7 +133,7 @@ class _LeanClient(_Client):
             backend = backends[url] = parse_backend_url(url)
         self.request_id = new_request_id().encode()
         body = b"".join(self.body)
-        request = (
+        return (
             b"%s %s HTTP/1.1\r\nhost: %s\r\n%sx-forwarded-for: %s\r\nx-forwarded-port: %s\r\n"
             b"x-forwarded-proto: http\r\nx-amzn-trace-id: Root=1-%08x-%s\r\nforwarded: for=%s;host=%s;proto=http\r\n"
             b"via: HTTP/1.1 AmazonAPIGateway\r\n%s\r\n"
@@ -152,12 +151,6 @@ class _LeanClient(_Client):
                 b"content-length: %d\r\n" % len(body) if body else b"",
             )
         ) + body
-        self.url, self.headers, self.body = b"", [], []
-        self.keep_alive = self.parser.should_keep_alive()
-        if self.backend is None:
-            self.waiting = request
-        else:
-            self._forward(request)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bench import servers
 from bench.scenarios import Context, Row, scenario
 from bench.scenarios.proxy import measure_pair, throughput_row
-from bench.tools import Processes
+from bench.tools import Processes, WrkResult
 
 
 @scenario(
@@ -35,33 +35,33 @@ def run(ctx: Context) -> list[Row]:
         lean_results, lean_problems = measure_pair(
             ctx, {"a": stageway.url("/pets"), "b": lean.url("/pets")}, servers_of={"a": stageway, "b": lean}
         )
-    row = throughput_row(
+    floor_row = _info_row(
         "HTTP proxy route, req/s: 1 stageway process vs the floor of its stack (bench/floor_proxy.py: uvloop + "
         "httptools, no gateway work)",
         results,
         problems,
-        0.0,
-        ("stageway", "floor"),
-    )
-    row.target = "(info)"
-    row.result = row.result if problems else "(info)"
-    row.notes.append(
+        "floor",
         f"same backend and wrk (-t{ctx.threads} -c{ctx.connections}) as row 1; the floor proxy keeps one backend "
         "connection per client connection and passes headers through: the CPU per request in the details is "
-        "what the stack costs before any gateway work"
+        "what the stack costs before any gateway work",
     )
-    lean_row = throughput_row(
+    lean_row = _info_row(
         "HTTP proxy route, req/s: 1 stageway process vs that floor doing a gateway's necessary work per request "
         "on bytes (bench/lean_proxy.py: same API file, stageway's selection, matching and throttle check)",
         lean_results,
         lean_problems,
-        0.0,
-        ("stageway", "lean"),
-    )
-    lean_row.target = "(info)"
-    lean_row.result = lean_row.result if lean_problems else "(info)"
-    lean_row.notes.append(
+        "lean",
         "the lean proxy has no parameter mapping, CORS, authorizers, access log, error handling or pipelining: "
-        "its CPU per request is a bound on what stageway's plain route could cost in this stack, not a server"
+        "its CPU per request is a bound on what stageway's plain route could cost in this stack, not a server",
     )
-    return [row, lean_row]
+    return [floor_row, lean_row]
+
+
+def _info_row(
+    name: str, results: dict[str, list[WrkResult]], problems: list[str], reference: str, note: str
+) -> Row:
+    row = throughput_row(name, results, problems, 0.0, ("stageway", reference))
+    row.target = "(info)"
+    row.result = row.result if problems else "(info)"
+    row.notes.append(note)
+    return row
