@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
+"""`name: value` and its line break, for a (name, value) pair: `"".join(map(HEADER_LINE, headers))` writes a
+header block with no Python bytecode per header."""
+
 HEADER_NAMES: dict[bytes, str] = {}
 """Header names as sent (requests' and backends' answers alike) to their lower-case text: the same few
 dozen names arrive again and again. Read it first (`HEADER_NAMES.get(raw) or header_name(raw)`, or

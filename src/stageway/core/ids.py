@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import string
+from collections.abc import Callable
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -30,22 +31,26 @@ def new_api_id() -> str:
     return random_id(10)
 
 
-# Request ids and trace ids are made a batch at a time, with `map` and slices rather than a loop: a request
-# takes one from a list instead of running the encoding's Python code (base64's module functions) and a
-# getrandom() system call for its own.
-_BATCH = 256
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_request_ids: list[str] = []
-_trace_digits: list[str] = []
+BATCH = 256
+"""Ids made at a time by `batched` functions."""
 
 
-def _forget_batches() -> None:
-    # A forked child must not hand out the ids its parent has (or will have) handed out.
-    _request_ids.clear()
-    _trace_digits.clear()
+def batched(make_batch: Callable[[], list[str]]) -> Callable[[], str]:
+    """A function handing out the items of `make_batch()`'s lists one at a time, making the next list when
+    one runs out. Ids are made `BATCH` at a time, with `map` and slices rather than a loop (one getrandom()
+    system call and a few C-level passes for all of them): an id costs a request a list pop instead of
+    its own system call and encoding. A forked child forgets the batch: it must not hand out the ids its
+    parent has (or will have) handed out."""
+    batch: list[str] = []
+    os.register_at_fork(after_in_child=batch.clear)
+    take = batch.pop
 
+    def next_id() -> str:
+        if not batch:
+            batch.extend(make_batch())
+        return take()
 
-os.register_at_fork(after_in_child=_forget_batches)
+    return next_id
 
 
 def record_slices(start: int, end: int, size: int, count: int) -> map[slice]:
@@ -53,25 +58,23 @@ def record_slices(start: int, end: int, size: int, count: int) -> map[slice]:
     return map(slice, range(start, size * count, size), range(end, size * count + 1, size))
 
 
-def _new_request_ids() -> list[str]:
-    raw = os.urandom(11 * _BATCH)
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _request_ids() -> list[str]:
+    # 11 random bytes encode to 15 characters plus one "=" of padding: exactly AWS's shape.
+    raw = os.urandom(11 * BATCH)
     # b2a_base64 ends each encoding with a newline, so one split separates the ids.
-    encoded = b"".join(map(binascii.b2a_base64, map(raw.__getitem__, record_slices(0, 11, 11, _BATCH))))
+    encoded = b"".join(map(binascii.b2a_base64, map(raw.__getitem__, record_slices(0, 11, 11, BATCH))))
     return encoded.translate(_URLSAFE).decode().split()
 
 
-def new_request_id() -> str:
-    """15 url-safe base64 characters and `=`, like `JCIndgObPHcEJVQ=` (AWS's `apigw-requestid`)."""
-    # 11 random bytes encode to 15 characters plus one "=" of padding: exactly AWS's shape.
-    ids = _request_ids
-    if not ids:
-        ids += _new_request_ids()
-    return ids.pop()
+def _trace_digit_strings() -> list[str]:
+    return list(map(os.urandom(12 * BATCH).hex().__getitem__, record_slices(0, 24, 24, BATCH)))
 
 
-def trace_digits() -> str:
-    """24 random hex digits: the random part of an X-Ray trace id."""
-    digits = _trace_digits
-    if not digits:
-        digits += map(os.urandom(12 * _BATCH).hex().__getitem__, record_slices(0, 24, 24, _BATCH))
-    return digits.pop()
+new_request_id = batched(_request_ids)
+"""15 url-safe base64 characters and `=`, like `JCIndgObPHcEJVQ=` (AWS's `apigw-requestid`)."""
+
+trace_digits = batched(_trace_digit_strings)
+"""24 random hex digits: the random part of an X-Ray trace id."""

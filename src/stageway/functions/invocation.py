@@ -7,40 +7,29 @@ import os
 import time
 
 from stageway.core.forwarding import trace_id
-from stageway.core.ids import record_slices
+from stageway.core.ids import BATCH, batched, record_slices
 from stageway.functions.logs import LogTail
 
-# Invocation ids are made a batch at a time, like `core.ids`' request ids: one getrandom() call and a few
-# C-level passes (`translate`, `hex`, `map`) for 256 ids, and an invocation only takes one from a list.
-_BATCH = 256
 # A version 4 UUID has the version digit 4 (byte 6's high nibble) and the variant bits 10 (byte 8's top two
 # bits); these tables set them in every byte at that position at once.
 _VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
 _VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
 # The usual text form groups the 32 digits 8-4-4-4-12.
 _UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-_invocation_ids: list[str] = []
-# A forked child must not hand out the ids its parent has (or will have) handed out.
-os.register_at_fork(after_in_child=_invocation_ids.clear)
 
 
-def _new_invocation_ids(count: int = _BATCH) -> list[str]:
-    raw = bytearray(os.urandom(16 * count))
+def _invocation_ids() -> list[str]:
+    raw = bytearray(os.urandom(16 * BATCH))
     raw[6::16] = raw[6::16].translate(_VERSION_4)
     raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
     digits = raw.hex()
-    groups = [map(digits.__getitem__, record_slices(start, end, 32, count)) for start, end in _UUID_GROUPS]
+    groups = [map(digits.__getitem__, record_slices(start, end, 32, BATCH)) for start, end in _UUID_GROUPS]
     return list(map("{}-{}-{}-{}-{}".format, *groups))
 
 
-def new_invocation_id() -> str:
-    """A random (version 4) UUID in its usual text form, as Lambda's request ids are.
-
-    `str(uuid.uuid4())` costs a getrandom() system call and a UUID object per invocation."""
-    ids = _invocation_ids
-    if not ids:
-        ids += _new_invocation_ids()
-    return ids.pop()
+new_invocation_id = batched(_invocation_ids)
+"""A random (version 4) UUID in its usual text form, as Lambda's request ids are (`str(uuid.uuid4())` would
+cost a getrandom() system call and a UUID object per invocation)."""
 
 
 def new_trace_id() -> str:

@@ -280,7 +280,7 @@ class Worker:
 
     def run(self, inv: Invocation) -> bool:
         """Hand an invocation to this worker; False if it can no longer take one."""
-        if self.invocation is not None or self.state is State.DEAD or not self._reusable:  # not `usable`
+        if self.invocation is not None or not self.usable:
             return False
         self.invocation = inv
         self._delivered = False

@@ -25,7 +25,7 @@ from typing import cast
 import httptools
 
 from stageway.core.errors import IntegrationFailure, IntegrationTimeout
-from stageway.core.http import HEADER_NAMES, GatewayResponse, header_name
+from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, header_name
 from stageway.core.http_proxy import BackendUrl, BadBackendUrl, backend_response_headers, parse_backend_url
 
 # HTTP APIs' payload quota is 10 MB for responses too (spec §11.3).
@@ -38,8 +38,6 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 _Origin = tuple[str, str, int]
-
-
 
 
 class _ResponseTooLarge(Exception):
@@ -284,7 +282,7 @@ class _BackendConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._status < 200 and self._status >= 100:
+        if 100 <= self._status < 200:
             # An interim response (103 Early Hints, a stray 100 Continue): the real one follows.
             self._reset_message()
             return
@@ -434,16 +432,11 @@ class HttpProxyClient:
         self._idle.clear()
 
 
-_HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
-"""`name: value` and its line break, for a (name, value) pair: `map` it over a header list (no Python
-bytecode per header)."""
-
-
 def _encode_request(method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes) -> bytes:
     # `backend_request_headers` puts `host` first.
     if not (headers and headers[0][0] == "host") and not any(name == "host" for name, _ in headers):
         headers = [("host", target.authority), *headers]
-    head = f"{method} {target.target} HTTP/1.1\r\n" + "".join(map(_HEADER_LINE, headers))
+    head = f"{method} {target.target} HTTP/1.1\r\n" + "".join(map(HEADER_LINE, headers))
     # A CR or LF inside a name or value (a mapped parameter, a stage variable) would split the request.
     lines = len(headers) + 1
     if head.count("\n") != lines or head.count("\r") != lines:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stageway.store.base import POSTGRES_URL_PREFIXES
+
 if TYPE_CHECKING:
     from stageway.control.app import AdminApp
     from stageway.server.metrics import GatewayMetrics
@@ -18,7 +20,7 @@ def code_root_for(store_url: str) -> Path:
 
         path = SqliteStore.path_from_url(store_url)
         return path.parent / "functions"
-    if store_url.startswith(("postgresql:", "postgres:")):
+    if store_url.startswith(POSTGRES_URL_PREFIXES):
         # The database holds the documents, not the unpacked code: it stays on this node's disk, where a
         # restart finds it (the README says how several nodes share it).
         return Path(".stageway") / "functions"

@@ -43,7 +43,7 @@ from typing import cast
 import httptools
 
 from stageway.core.errors import error_response
-from stageway.core.http import HEADER_NAMES, GatewayResponse, IncomingRequest, header_name
+from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, IncomingRequest, header_name
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
@@ -80,8 +80,6 @@ _LATIN_1 = repeat("latin-1")
 """The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
 
-
-
 def _body_headers(headers: list[tuple[str, str]]) -> tuple[int, bool, bool]:
     """(content length or -1, chunked, expects 100-continue), for a request that sends one of _BODY_HEADERS."""
     content_length, chunked, expects_continue = -1, False, False
@@ -114,13 +112,13 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
     """Status line, headers and body in one buffer. `connection` is "" or a whole `connection:` line.
 
     The headers sent are `response_headers`'s: the integration's, less those the server owns, then AWS's.
-    Joined with `map(_HEADER_LINE, ...)` rather than a loop: no Python bytecode per header."""
+    Joined with `map(HEADER_LINE, ...)` rather than a loop: no Python bytecode per header."""
     status = response.status
     headers = response.headers
     if not SERVER_OWNED_HEADERS.isdisjoint(map(_first, headers)):
         headers = [header for header in headers if header[0] not in SERVER_OWNED_HEADERS]
     status_line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n"
-    block = "".join(map(_HEADER_LINE, headers))
+    block = "".join(map(HEADER_LINE, headers))
     # One line break a header (the other lines are the server's own): a CR or LF in a header would end the
     # head early and let the rest pass as a second response.
     lines = len(headers)
@@ -140,8 +138,6 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
 
 
 _first = itemgetter(0)
-_HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
-"""`name: value` and its line break, for a (name, value) pair."""
 
 
 class _Answer:
@@ -483,8 +479,7 @@ class _Connection(asyncio.Protocol):
             self._start(self._queue.popleft())
             return
         self.active_tick = self._server.tick
-        if self._reading_paused:
-            self._resume_reading()
+        self._resume_reading()
         if self._in_message and self._expects_continue and not self._in_head:
             self._write_continue()  # the request behind the one just answered asked to send its body
 

@@ -145,6 +145,9 @@ def _copy(doc: Document) -> Document:
     return copied
 
 
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
 def open_store(url: str) -> Store:
     """The store named by `--store`: `memory://`, `sqlite:///path` or `postgresql://...` (see the README)."""
     if url.startswith("memory:"):
@@ -153,7 +156,7 @@ def open_store(url: str) -> Store:
         from stageway.store.sqlite import SqliteStore
 
         return SqliteStore.from_url(url)
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(POSTGRES_URL_PREFIXES):
         from stageway.store.postgres import PostgresStore
 
         return PostgresStore(url)

@@ -46,7 +46,6 @@ class PostgresStore(SqlStore):
         if psycopg is None:
             raise ValueError("the postgresql:// store needs psycopg: pip install 'stageway[postgres]'")
         self.url = url
-        self._local = threading.local()
         self._closed = threading.Event()
         self._watchers: list[ChangeListener] = []
         self._last_local = 0
@@ -67,15 +66,11 @@ class PostgresStore(SqlStore):
             return self.url
         return str(psycopg.conninfo.make_conninfo(self.url, application_name=APPLICATION_NAME))
 
-    def _db(self) -> Any:
-        db = getattr(self._local, "db", None)
-        if db is None or db.closed or db.broken:
-            # Autocommit: a read is one statement; `transaction` issues its own BEGIN and COMMIT.
-            db = psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-            self._local.db = db
-            self._local.depth = 0
-            self._local.dirty = False
-        return db
+    def _connect(self) -> Any:
+        return psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    def _still_usable(self, db: Any) -> bool:
+        return not (db.closed or db.broken)  # (a server that restarted broke it: a new one is made)
 
     def _committing(self, db: Any, version: int) -> None:
         # Delivered to the other nodes' LISTEN at commit, and only if it commits; back here too, perhaps before
@@ -116,10 +111,7 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         self._closed.set()
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        super().close()
         if self._listener is not None:
             self._listener.join(timeout=LISTEN_WAKE_S + 1)
             self._listener = None

@@ -7,6 +7,7 @@ of documents are the same, here.
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,17 +53,40 @@ INSERT INTO {meta} VALUES ('version', 0), ('seq', 0) ON CONFLICT (key) DO NOTHIN
 
 
 class SqlStore(Store):
-    """Documents as JSON bytes in one table, and transactions that bump the version when they wrote. A
-    subclass connects (`_db`: one connection a thread, in autocommit mode, its `_local` holding the
-    transaction's `depth` and `dirty`)."""
+    """Documents as JSON bytes in one table, and transactions that bump the version when they wrote. One
+    connection a thread, in autocommit mode (`transaction` issues its own BEGIN and COMMIT); a subclass says
+    how to open one (`_connect`) and whether one it holds still works (`_still_usable`)."""
 
     sql: SqlStatements
 
-    @abstractmethod
-    def _db(self) -> Any:
-        """This thread's connection (a DB-API connection with `execute`)."""
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+        """This thread's connection (`db`), and its transaction's `depth` and `dirty`."""
 
-    _local: Any
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new connection (a DB-API connection with `execute`), in autocommit mode."""
+
+    def _still_usable(self, db: Any) -> bool:
+        return True
+
+    def _db(self) -> Any:
+        """This thread's connection, opened on first use or when the one it had broke."""
+        local = self._local
+        db = getattr(local, "db", None)
+        if db is None or not self._still_usable(db):
+            db = local.db = self._connect()
+            local.depth = 0
+            local.dirty = False
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close with their threads)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def get(self, kind: str, parent: str, id: str) -> Document | None:
         row = self._db().execute(self.sql.get, (kind, parent, id)).fetchone()
