@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--watch", action="store_true", help="re-apply the files when they change")
     serve.add_argument("--no-access-log", action="store_true", help="do not write one line per request to stderr")
+    serve.add_argument(
+        "--no-proxy-lane",
+        action="store_true",
+        help="answer every request through the full pipeline, plain HTTP proxy routes included (slower; the "
+        "answers are the same)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = commands.add_parser("validate", help="check YAML files and report every problem with its line")
@@ -189,6 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
         store_url=args.store,
         watch=args.watch,
         access_log=not args.no_access_log,
+        proxy_lane=not args.no_proxy_lane,
         admin_host=args.admin_host,
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,

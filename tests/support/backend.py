@@ -19,6 +19,9 @@ their own loop can both call it. Routes besides the pet store's (`/pets`, `/echo
     GET /test/close-mid-response    promises 100 bytes, sends 10, closes
     GET /test/close-before-response closes without answering
     GET /test/garbage               answers bytes that are not HTTP
+    GET /test/interim               a 103 Early Hints, then the answer
+    GET /test/huge-length           announces a body over the 10 MB quota
+    GET /test/connection-tokens     a `connection` header naming another header to drop
     GET /test/extra-response        answers `ok`, then a second, unrequested response on the same connection
     ANY /test/drop-reused           answers on a fresh connection, closes unanswered on a reused one
                                     (a backend closing an idle keep-alive connection as it is reused)
@@ -143,6 +146,18 @@ def misbehaving_routes(request: Request) -> Response | Awaitable[Response] | Non
             close=False,
             raw=b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
             b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nex",  # unfinished: would eat the next answer
+        )
+    if path == "/test/interim":
+        return RawResponse(
+            close=False,
+            raw=b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nfinal",
+        )
+    if path == "/test/huge-length":
+        return RawResponse(close=True, raw=b"HTTP/1.1 200 OK\r\ncontent-length: 20971520\r\n\r\nxx")
+    if path == "/test/connection-tokens":
+        return Response(
+            200, [("Connection", "keep-alive, X-Hop"), ("X-Hop", "dropped"), ("X-Kept", "kept")], b"tokens"
         )
     if path == "/test/garbage":
         return RawResponse(close=True, raw=b"this is not HTTP at all\r\n\r\n")

@@ -6,6 +6,7 @@ Pure module: callers pass the epoch time, nothing here reads the clock.
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 
 # English month names whatever the process locale is: `strftime("%b")` would follow LC_TIME.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -32,3 +33,17 @@ def clf_time(epoch_ms: int) -> str:
     )
     _last = (second, text)
     return text
+
+
+_date_line: tuple[int, str, bytes] = (-1, "", b"")
+
+
+def date_header_line(epoch_second: int) -> tuple[str, bytes]:
+    """The `date: ...` header line (RFC 9110 IMF-fixdate) and its line break, as text and as bytes; the last
+    second's is kept, as answers go out many per second."""
+    global _date_line
+    cached = _date_line
+    if cached[0] != epoch_second:
+        text = f"date: {formatdate(epoch_second, usegmt=True)}\r\n"
+        cached = _date_line = (epoch_second, text, text.encode())
+    return cached[1], cached[2]

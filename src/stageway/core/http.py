@@ -30,6 +30,28 @@ def header_name(raw: bytes) -> str:
     return name
 
 
+RAW_HEADER_NAMES: dict[bytes, bytes] = {}
+"""The same names to their lower-case bytes, for code that keeps headers as bytes (the proxy lane)."""
+
+
+def raw_header_name(raw: bytes) -> bytes:
+    """`header_name(raw)` as latin-1 bytes, cached likewise."""
+    name = RAW_HEADER_NAMES.get(raw)
+    if name is None:
+        name = header_name(raw).encode("latin-1")
+        if len(RAW_HEADER_NAMES) < _MAX_CACHED_NAMES:
+            RAW_HEADER_NAMES[raw] = name
+    return name
+
+
+def raw_header_names(raw_names: list[bytes]) -> list[bytes]:
+    """Each name lower-cased, with `map` over the cache: no Python bytecode per header once it is warm."""
+    try:
+        return list(map(RAW_HEADER_NAMES.__getitem__, raw_names))
+    except KeyError:
+        return list(map(raw_header_name, raw_names))
+
+
 @dataclass(slots=True)
 class IncomingRequest:
     """One client request, as the public listener received it."""

@@ -43,7 +43,7 @@ _REQUEST_REPLACED = frozenset({"host", "content-length", "expect", "forwarded", 
 # AWS sets `date` and `content-length` on every response itself (spec §11.1) and `apigw-requestid` is the
 # gateway's, so the backend's copies are dropped rather than duplicated.
 _RESPONSE_REPLACED = frozenset({"content-length", "date", "apigw-requestid"})
-_RESPONSE_DROPPED = HOP_BY_HOP_HEADERS | _RESPONSE_REPLACED
+RESPONSE_DROPPED_HEADERS = HOP_BY_HOP_HEADERS | _RESPONSE_REPLACED
 
 # Seen on requests API Gateway HTTP APIs send to HTTP backends (expressjs/session#886 capture).
 VIA_VALUE = "HTTP/1.1 AmazonAPIGateway"
@@ -330,7 +330,7 @@ def backend_request_headers(
             out = [out[0], *(header for header in out[1:] if header[0] not in dropped)]
             forwarded = [] if "forwarded" in dropped else forwarded
             via = [] if "via" in dropped else via
-    element = _forwarded_element(by, client_ip, original_host, scheme)
+    element = forwarded_element(by, client_ip, original_host, scheme)
     out.append(("forwarded", ", ".join([*forwarded, element]) if forwarded else element))
     out.append(("via", ", ".join([*via, VIA_VALUE]) if via else VIA_VALUE))
     return out
@@ -343,9 +343,9 @@ HeaderEdit = Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
 BACKEND_SET_HEADERS = HOP_BY_HOP_HEADERS | _REQUEST_REPLACED
 
 # Client headers that `direct_backend_headers` simply drops (the backend's own are set by the gateway or the
-# client); any other name in _TWO_STEP sends the request the long way.
+# client); any other name in TWO_STEP_HEADERS sends the request the long way.
 _DROPPED = frozenset({"host", "content-length", "expect"})
-_TWO_STEP = (HOP_BY_HOP_HEADERS | _REQUEST_REPLACED | GATEWAY_ADDED) - _DROPPED
+TWO_STEP_HEADERS = (HOP_BY_HOP_HEADERS | _REQUEST_REPLACED | GATEWAY_ADDED) - _DROPPED
 
 
 def direct_backend_headers(
@@ -361,7 +361,7 @@ def direct_backend_headers(
     takes the two steps: `RequestMapping.edits_backend_set_headers`)."""
     headers = request.headers
     names = list(map(_first, headers))
-    if not _TWO_STEP.isdisjoint(names):
+    if not TWO_STEP_HEADERS.isdisjoint(names):
         forwarded = with_forwarding_headers(request)
         return backend_request_headers(
             edit(forwarded) if edit is not None else forwarded,
@@ -382,14 +382,14 @@ def direct_backend_headers(
     if edit is not None:
         out = edit(out)  # `host` first stays first: the edit cannot name it
     out += (
-        ("forwarded", _forwarded_element(None, request.source_ip, request.host, request.scheme)),
+        ("forwarded", forwarded_element(None, request.source_ip, request.host, request.scheme)),
         ("via", VIA_VALUE),
     )
     return out
 
 
 @lru_cache(maxsize=1024)
-def _forwarded_element(by: str | None, client_ip: str, host: str, scheme: str) -> str:
+def forwarded_element(by: str | None, client_ip: str, host: str, scheme: str) -> str:
     return ";".join(
         f"{key}={_forwarded_value(value)}"
         for key, value in (("by", by), ("for", client_ip), ("host", host), ("proto", scheme))
@@ -408,7 +408,7 @@ def backend_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[s
     names = list(map(str.lower, map(_first, headers)))
     if "connection" not in names:
         # Every response: filtered with `compress` rather than a loop, no Python bytecode per header.
-        kept = map(not_, map(_RESPONSE_DROPPED.__contains__, names))
+        kept = map(not_, map(RESPONSE_DROPPED_HEADERS.__contains__, names))
         return list(compress(zip(names, map(_second, headers)), kept))
     out: list[tuple[str, str]] = []
     connection: list[str] = []

@@ -78,6 +78,19 @@ class RoutePlan:
     """How the route is authorized: NONE, JWT, CUSTOM (Lambda) or AWS_IAM, with its compiled authorizer."""
     throttle_limits: tuple[ThrottleLimit, ...] = field(kw_only=True)
     """`StagePlan.throttle.limits_for(route_key)`, looked up once per deployment rather than per request."""
+    plain_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
+    """The integration, when the route is an HTTP proxy and nothing else (no authorizer, no parameter
+    mapping): what the listener's proxy lane may answer on its own (`server/proxy_lane.py`)."""
+
+    def __post_init__(self) -> None:
+        integration = self.integration
+        plain = (
+            isinstance(integration, HttpProxyPlan)
+            and self.auth.authorization_type == "NONE"
+            and self.request_mapping.is_empty
+            and self.response_mapping.is_empty
+        )
+        object.__setattr__(self, "plain_proxy", integration if plain else None)  # frozen: set once, here
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,11 @@ class StagePlan:
     cors: CorsPolicy | None = None
     """The deployed API's corsConfiguration: preflights answered, CORS headers added (spec §6)."""
     access_log: AccessLogPlan | None = None
+    proxy_lane: bool = field(init=False, repr=False, compare=False)
+    """No CORS and no stage access log: the stage's plain proxy routes may take the listener's proxy lane."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "proxy_lane", self.cors is None and self.access_log is None)
 
 
 @dataclass(frozen=True, slots=True)

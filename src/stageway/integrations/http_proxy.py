@@ -19,13 +19,14 @@ import itertools
 import math
 import ssl
 from collections import deque
+from collections.abc import Callable
 from time import monotonic
 from typing import cast
 
 import httptools
 
 from stageway.core.errors import IntegrationFailure, IntegrationTimeout
-from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, header_name
+from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, header_name, raw_header_names
 from stageway.core.http_proxy import BackendUrl, BadBackendUrl, backend_response_headers, parse_backend_url
 
 # HTTP APIs' payload quota is 10 MB for responses too (spec §11.3).
@@ -131,6 +132,8 @@ class _BackendConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._failure: IntegrationFailure | None = None
+        self._settled = False
+        """A lane connection's response is complete and waits for `_deliver` (never set on this class)."""
 
     # -- the exchange --------------------------------------------------------------------------------------
 
@@ -214,6 +217,11 @@ class _BackendConnection(asyncio.Protocol):
             self._fail(IntegrationFailure("backend switched protocols"))
         except httptools.HttpParserError as error:
             self._fail(self._failure or IntegrationFailure(f"malformed response from backend: {error}"))
+        if self._settled:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        """Hand a settled response over, once the bytes read are parsed (`LaneConnection`)."""
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost decides what the EOF meant
@@ -226,6 +234,8 @@ class _BackendConnection(asyncio.Protocol):
         if self._headers_done and self._reads_until_eof():
             # No content-length, not chunked: the body ended with the connection (RFC 9112 §6.3 item 8).
             self._finish(keep_alive=False)
+            if self._settled:
+                self._deliver()
             return
         reason = f": {exc}" if exc else ""
         if not self._received:
@@ -291,6 +301,121 @@ class _BackendConnection(asyncio.Protocol):
         self._finish(keep_alive=self.parser.should_keep_alive())
 
 
+LaneAnswered = Callable[["LaneConnection | None", BaseException | None], None]
+"""Called once per `send_lane` request: with the connection holding the complete response, or with None and
+why there is none (IntegrationFailure, IntegrationTimeout)."""
+
+# What a lane connection's `_waiter` holds while a request is out: the base class only tests it against None.
+_LANE_IN_FLIGHT = cast("asyncio.Future[GatewayResponse]", object())
+
+
+class LaneConnection(_BackendConnection):
+    """A backend connection for the proxy lane (`send_lane`): the response is kept as the bytes received and
+    handed to a callback, not to a future. Framing, timeouts, failures and the response size limit are the
+    base class's; lane connections have their own pool, so one never carries a `send_to` request.
+
+    The callback runs once the bytes read are parsed, not from inside the parser: it may send the next
+    request on another connection at once, and bytes after this response must still meet a connection with
+    no request out (`on_message_begin`)."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, origin: str, deadlines: _Deadlines, client: HttpProxyClient
+    ) -> None:
+        super().__init__(loop, origin, deadlines)
+        self._client = client
+        self.pool_key: _Origin = ("", "", 0)
+        self._answered: LaneAnswered | None = None
+        self._resend: tuple[str, BackendUrl, bytes, float, float] | None = None
+        """(method, target, data, deadline, timeout): what a stale connection's retry sends again."""
+        self.reused = False
+        self._raw_list: list[bytes] = []
+        """What `on_header` adds to: the message's headers, then a chunked body's trailers."""
+        self.status = 0
+        self.raw_headers: list[bytes] = []
+        """The response's header names and values as received: name, value, name, value, ..."""
+        self.names: list[bytes] = []
+        """The names lower-cased, as bytes."""
+        self.body = b""
+
+    def send(self, exchange: tuple[str, BackendUrl, bytes, float, float], answered: LaneAnswered, reused: bool) -> None:
+        """Write `exchange`'s request (method, target, data, deadline, timeout); `answered` gets the outcome.
+        Only on an open connection with no request out: `send_lane` takes it from the pool or opens it."""
+        self._resend = exchange
+        self.reused = reused
+        self._received = False
+        self._failure = None
+        self._raw_list = []
+        self._headers_done = False
+        self._body = []
+        self._body_size = 0
+        self._answered = answered
+        self._waiter = _LANE_IN_FLIGHT
+        self._timeout_s = exchange[4]
+        self._serial = serial = next(_serials)
+        self._deadlines.add(exchange[3], serial, self)
+        self.transport.write(exchange[2])  # type: ignore[union-attr]  # open: see above
+
+    def _finish(self, keep_alive: bool) -> None:
+        self._waiter = None
+        self.reusable = keep_alive and not self.closed
+        self.body = b"".join(self._body)
+        self._settled = True  # delivered by `data_received` or `connection_lost`, once parsing is done
+
+    def _deliver(self) -> None:
+        self._settled = False
+        answered, self._answered = self._answered, None
+        try:
+            answered(self, None)  # type: ignore[misc]  # settled: a request was out
+        finally:
+            self._client.release_lane(self)
+
+    def _fail(self, failure: IntegrationFailure | IntegrationTimeout) -> None:
+        self._waiter = None
+        self.abort()
+        answered, self._answered = self._answered, None
+        if answered is None:
+            return
+        exchange = self._resend
+        assert exchange is not None
+        if (
+            self.reused
+            and not self._received
+            and exchange[0] in _IDEMPOTENT
+            and isinstance(failure, IntegrationFailure)
+        ):
+            # The backend closed a pooled connection as it was reused: once more on a fresh one.
+            self._client._lane_connect(exchange, answered)
+            return
+        answered(None, failure)
+
+    def _reads_until_eof(self) -> bool:
+        if self.status in (204, 304):
+            return False
+        return b"content-length" not in self.names and b"transfer-encoding" not in self.names
+
+    def _reset_message(self) -> None:
+        super()._reset_message()
+        self._raw_list = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._raw_list += (name, value)
+
+    def on_headers_complete(self) -> None:
+        self.status = self._status = status = self.parser.get_status_code()
+        self._headers_done = True
+        headers = self.raw_headers = self._raw_list
+        self._raw_list = []  # trailers of a chunked body land here, and are not passed on
+        names = self.names = raw_header_names(headers[::2])
+        # httptools refuses a second Content-Length, and any character but a digit in one.
+        if (
+            status >= 200
+            and b"content-length" in names
+            and int(headers[2 * names.index(b"content-length") + 1]) > MAX_RESPONSE_BODY
+        ):
+            self._failure = IntegrationFailure(f"backend response body over {MAX_RESPONSE_BODY} bytes")
+            raise _ResponseTooLarge
+
+
 class HttpProxyClient:
     """Sends HTTP_PROXY requests to backends over pooled keep-alive connections.
 
@@ -311,6 +436,9 @@ class HttpProxyClient:
         self.idle_timeout_s = idle_timeout_s
         self._ssl_context = ssl_context
         self._idle: dict[_Origin, deque[_BackendConnection]] = {}
+        self._lane_idle: dict[_Origin, deque[_BackendConnection]] = {}
+        """The proxy lane's connections (`send_lane`), pooled apart from `send_to`'s."""
+        self._connecting: set[asyncio.Task[_BackendConnection]] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: _Deadlines | None = None
@@ -335,17 +463,10 @@ class HttpProxyClient:
     ) -> GatewayResponse:
         """`send` to a URL already taken apart with `parse_backend_url` (as the pipeline has, for the headers)."""
         data = _encode_request(method, target, headers, body)
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            # Looked up once: `asyncio.get_running_loop()` costs a getpid() system call on Python 3.11.
-            loop = self._loop = asyncio.get_running_loop()
-            if self._deadlines is not None:
-                self._deadlines.close()
-            self._deadlines = _Deadlines(loop)
-        deadline = loop.time() + timeout_s
+        deadline = self._running_loop().time() + timeout_s
         origin = target.origin
         head = method == "HEAD"
-        connection = self._take_idle(origin)
+        connection = self._take_idle(origin, self._idle)
         reused = connection is not None
         if connection is None:
             connection = await self._connect(target, deadline, timeout_s)
@@ -365,12 +486,61 @@ class HttpProxyClient:
             # Timed out or cancelled mid-exchange: the response may still arrive, so the connection is done.
             connection.abort()
             raise
-        self._release(origin, connection)
+        self._release(origin, connection, self._idle)
         response.headers = backend_response_headers(response.headers)
         return response
 
-    def _take_idle(self, origin: _Origin) -> _BackendConnection | None:
-        idle = self._idle.get(origin)
+    def send_lane(self, method: str, target: BackendUrl, data: bytes, timeout_s: float, answered: LaneAnswered) -> None:
+        """`send_to` for the proxy lane: `data` is the whole request, already encoded (not HEAD); it goes out now
+        on an idle lane connection (else once a new one is open), and `answered` gets the connection holding
+        the response as bytes, unfiltered, or the failure `send_to` would raise. Timeouts, failures and the
+        retry of a stale pooled connection follow `send_to`'s rules."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._running_loop()
+        exchange = (method, target, data, loop.time() + timeout_s, timeout_s)
+        connection = self._take_idle(target.origin, self._lane_idle)
+        if connection is None:
+            self._lane_connect(exchange, answered)
+        else:
+            connection.send(exchange, answered, True)  # type: ignore[attr-defined]  # the lane's pool
+
+    def release_lane(self, connection: LaneConnection) -> None:
+        """Back to the lane's pool after a complete response (closed instead when it cannot be reused)."""
+        self._release(connection.pool_key, connection, self._lane_idle)
+
+    def _lane_connect(self, exchange: tuple[str, BackendUrl, bytes, float, float], answered: LaneAnswered) -> None:
+        target = exchange[1]
+
+        def connected(task: asyncio.Task[_BackendConnection]) -> None:
+            self._connecting.discard(task)
+            if task.cancelled():
+                answered(None, IntegrationFailure(f"connecting to {target.scheme}://{target.authority} was cancelled"))
+                return
+            error = task.exception()
+            if error is not None:
+                answered(None, error)
+                return
+            connection = cast(LaneConnection, task.result())
+            connection.pool_key = target.origin
+            connection.send(exchange, answered, False)
+
+        task = self._running_loop().create_task(self._connect(target, exchange[3], exchange[4], lane=True))
+        self._connecting.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(connected)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            # Looked up once: `asyncio.get_running_loop()` costs a getpid() system call on Python 3.11.
+            loop = self._loop = asyncio.get_running_loop()
+            if self._deadlines is not None:
+                self._deadlines.close()
+            self._deadlines = _Deadlines(loop)
+        return loop
+
+    def _take_idle(self, origin: _Origin, pool: dict[_Origin, deque[_BackendConnection]]) -> _BackendConnection | None:
+        idle = pool.get(origin)
         if not idle:
             return None
         now = monotonic()
@@ -381,20 +551,24 @@ class HttpProxyClient:
             connection.abort()
         return None
 
-    def _release(self, origin: _Origin, connection: _BackendConnection) -> None:
+    def _release(
+        self, origin: _Origin, connection: _BackendConnection, pool: dict[_Origin, deque[_BackendConnection]]
+    ) -> None:
         if not connection.reusable or self._closed:  # (a connection that closed is not reusable)
             connection.abort()
             return
-        idle = self._idle.get(origin)
+        idle = pool.get(origin)
         if idle is None:
-            idle = self._idle[origin] = deque()
+            idle = pool[origin] = deque()
         if len(idle) >= self.max_idle_per_origin:
             # Keep the most recently used ones; the oldest idle connection is the likeliest to go stale.
             idle.popleft().abort()
         connection.idle_since = monotonic()
         idle.append(connection)
 
-    async def _connect(self, target: BackendUrl, deadline: float, timeout_s: float) -> _BackendConnection:
+    async def _connect(
+        self, target: BackendUrl, deadline: float, timeout_s: float, *, lane: bool = False
+    ) -> _BackendConnection:
         loop = asyncio.get_running_loop()
         deadlines = self._deadlines
         assert deadlines is not None  # `send` made it
@@ -407,7 +581,9 @@ class HttpProxyClient:
         try:
             async with asyncio.timeout_at(deadline):
                 _, connection = await loop.create_connection(
-                    lambda: _BackendConnection(loop, origin, deadlines),
+                    (lambda: LaneConnection(loop, origin, deadlines, self))
+                    if lane
+                    else (lambda: _BackendConnection(loop, origin, deadlines)),
                     target.host,
                     target.port,
                     ssl=tls,
@@ -426,10 +602,11 @@ class HttpProxyClient:
     async def close(self) -> None:
         """Close every idle connection; connections in use close when their exchange ends."""
         self._closed = True
-        for idle in self._idle.values():
-            while idle:
-                idle.pop().abort()
-        self._idle.clear()
+        for pool in (self._idle, self._lane_idle):
+            for idle in pool.values():
+                while idle:
+                    idle.pop().abort()
+            pool.clear()
 
 
 def _encode_request(method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes) -> bytes:

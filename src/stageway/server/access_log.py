@@ -13,13 +13,35 @@ from stageway.gateway.exchange import Exchange
 def default_line(exchange: Exchange, latency_ms: float) -> str:
     """`ip - - [time] "METHOD path PROTOCOL" status length requestId routeKey latency`, CLF with AWS extras."""
     request = exchange.request
-    route_key = exchange.route.route_key if exchange.route else "-"
-    path = request.raw_path + ("?" + request.raw_query if request.raw_query else "")
-    error = f' "{exchange.integration_error}"' if exchange.integration_error else ""
+    return line_of(
+        request.source_ip,
+        request.time_epoch_ms,
+        f"{request.method} {request.raw_path}{'?' + request.raw_query if request.raw_query else ''} {request.protocol}",
+        exchange.response.status,
+        len(exchange.response.body),
+        request.request_id,
+        exchange.route.route_key if exchange.route else "-",
+        latency_ms,
+        exchange.integration_error,
+    )
+
+
+def line_of(
+    source_ip: str,
+    time_epoch_ms: int,
+    request_line: str,
+    status: int,
+    body_bytes: int,
+    request_id: str,
+    route_key: str,
+    latency_ms: float,
+    integration_error: str,
+) -> str:
+    """`default_line` from its parts, for a caller without an Exchange (the proxy lane)."""
+    error = f' "{integration_error}"' if integration_error else ""
     return (
-        f'{request.source_ip} - - [{clf_time(request.time_epoch_ms)}] "{request.method} {path} {request.protocol}" '
-        f"{exchange.response.status} {len(exchange.response.body)} {request.request_id} "
-        f'"{route_key}" {latency_ms:.1f}ms{error}\n'
+        f'{source_ip} - - [{clf_time(time_epoch_ms)}] "{request_line}" '
+        f'{status} {body_bytes} {request_id} "{route_key}" {latency_ms:.1f}ms{error}\n'
     )
 
 

@@ -51,9 +51,6 @@ def new_request(
     protocol: str = "HTTP/1.1",
 ) -> IncomingRequest:
     """The request as the pipeline sees it, with a new request id and the time it arrived; body to come."""
-    host = host_header
-    if ":" in host and not host.endswith("]"):
-        host = host.rsplit(":", 1)[0]
     return IncomingRequest(
         method=method,
         raw_path=raw_path,
@@ -63,11 +60,18 @@ def new_request(
         source_ip=source_ip,
         request_id=new_request_id(),
         time_epoch_ms=time_ns() // 1_000_000,
-        host=host,
+        host=host_of(host_header),
         scheme=scheme,
         server_port=server_port,
         protocol=protocol,
     )
+
+
+def host_of(host_header: str) -> str:
+    """The Host header without its port: `IncomingRequest.host`."""
+    if ":" in host_header and not host_header.endswith("]"):
+        return host_header.rsplit(":", 1)[0]
+    return host_header
 
 
 def request_line_and_headers_size(request: IncomingRequest) -> int:

@@ -39,10 +39,6 @@ class _Histogram:
         self.by_bucket = [0] * (len(_LATENCY_BUCKETS_MS) + 1)
         self.total = 0.0
 
-    def observe(self, value: float) -> None:
-        self.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, value)] += 1
-        self.total += value
-
     def cumulative(self) -> list[tuple[str, float]]:
         buckets: list[tuple[str, float]] = []
         running = 0
@@ -80,6 +76,9 @@ class GatewayMetrics(Collector):
 
     def __init__(self) -> None:
         self._series: dict[tuple[str, str, str], _Series] = {}
+        self.lane_requests = 0
+        """Requests the listener's proxy lane answered (`server/proxy_lane.py`), counted by the lane: how much of
+        the traffic takes the fast way."""
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -87,21 +86,42 @@ class GatewayMetrics(Collector):
         route = exchange.route
         if route is None:
             return  # like CloudWatch, only requests that reached a stage are counted
-        key = (route.api_id, route.stage, route.route_key if detailed else "")
+        response = exchange.response
+        self.observe_values(
+            (route.api_id, route.stage, route.route_key if detailed else ""),
+            response.status,
+            latency_ms,
+            exchange.integration_latency_ms,
+            len(exchange.request.body) + len(response.body),
+        )
+
+    def observe_values(
+        self,
+        key: tuple[str, str, str],
+        status: int,
+        latency_ms: float,
+        integration_latency_ms: float | None,
+        data_bytes: int,
+    ) -> None:
+        """`observe` for a caller without an Exchange (the proxy lane); `key` is (api id, stage, route key or
+        "" without detailed metrics)."""
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series()
-        response = exchange.response
-        status = response.status
         if status >= 400:
             if status < 500:
                 series.client_errors += 1
             else:
                 series.server_errors += 1
-        series.latency.observe(latency_ms)
-        if exchange.integration_latency_ms is not None:
-            series.integration_latency.observe(exchange.integration_latency_ms)
-        series.data_processed += len(exchange.request.body) + len(response.body)
+        # Each histogram's bucket and total, added to here rather than in a method: this runs per request.
+        latency = series.latency
+        latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, latency_ms)] += 1
+        latency.total += latency_ms
+        if integration_latency_ms is not None:
+            integration = series.integration_latency
+            integration.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, integration_latency_ms)] += 1
+            integration.total += integration_latency_ms
+        series.data_processed += data_bytes
 
     def collect(self) -> Iterator[Metric]:
         count = CounterMetricFamily("stageway_requests", "Count: requests served", labels=_LABELS)
@@ -128,7 +148,12 @@ class GatewayMetrics(Collector):
                 labels, series.integration_latency.cumulative(), series.integration_latency.total
             )
             data_processed.add_metric(labels, series.data_processed)
-        yield from (count, client_errors, server_errors, latency, integration_latency, data_processed)
+        lane = CounterMetricFamily(
+            "stageway_proxy_lane_requests",
+            "Requests answered on the proxy lane: plain HTTP proxy routes served on bytes (no labels)",
+            value=self.lane_requests,
+        )
+        yield from (count, client_errors, server_errors, latency, integration_latency, data_processed, lane)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

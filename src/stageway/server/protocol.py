@@ -33,7 +33,6 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 from itertools import repeat
 from operator import itemgetter
@@ -42,8 +41,17 @@ from typing import cast
 
 import httptools
 
+from stageway.core.clock import date_header_line
 from stageway.core.errors import error_response
-from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, IncomingRequest, header_name
+from stageway.core.http import (
+    HEADER_LINE,
+    HEADER_NAMES,
+    RAW_HEADER_NAMES,
+    GatewayResponse,
+    IncomingRequest,
+    header_name,
+    raw_header_name,
+)
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
@@ -56,6 +64,7 @@ from stageway.server.asgi import (
     new_request,
     payload_too_large,
 )
+from stageway.server.proxy_lane import OUTSIDE_LANE, Candidate, ProxyLane
 
 log = logging.getLogger("stageway.server")
 
@@ -75,7 +84,7 @@ _METHODS = {
     method.encode(): method for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 }
 # The headers that announce a request body; the listener reads them (and `host`) itself.
-_BODY_HEADERS = frozenset({"content-length", "expect", "transfer-encoding"})
+_BODY_HEADERS = frozenset({b"content-length", b"expect", b"transfer-encoding"})
 _LATIN_1 = repeat("latin-1")
 """The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
@@ -96,16 +105,8 @@ def _body_headers(headers: list[tuple[str, str]]) -> tuple[int, bool, bool]:
 
 _SERVER_ERROR = error_response(500, "Internal Server Error")
 
-_date: tuple[int, str] = (-1, "")
-
-
 def _date_line() -> str:
-    global _date
-    second = time_ns() // 1_000_000_000
-    cached = _date
-    if cached[0] != second:
-        cached = _date = (second, f"date: {formatdate(second, usegmt=True)}\r\n")
-    return cached[1]
+    return date_header_line(time_ns() // 1_000_000_000)[0]
 
 
 def encode_response(response: GatewayResponse, request_id: str, *, connection: str, head_only: bool) -> bytes:
@@ -138,6 +139,17 @@ def encode_response(response: GatewayResponse, request_id: str, *, connection: s
 
 
 _first = itemgetter(0)
+
+# The `connection` line of an answer, by (keep alive, HTTP/1.0 request), ending the head with the blank line
+# in the bytes form.
+_CONNECTION_LINES = {
+    (False, False): "connection: close\r\n",
+    (False, True): "connection: close\r\n",
+    (True, False): "",
+    (True, True): "connection: keep-alive\r\n",
+}
+_CONNECTION_LINES_BYTES = {key: f"{line}\r\n".encode() for key, line in _CONNECTION_LINES.items()}
+_ONE_BUFFER_BELOW = 1 << 20
 
 
 class _Answer:
@@ -179,12 +191,14 @@ class _Connection(asyncio.Protocol):
     def __init__(self, server: DataPlaneServer) -> None:
         self._server = server
         self._app = server.app
+        self._lane = server.lane
         assert server.loop is not None  # connections exist only while `serve` runs
         self._loop = server.loop
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
-        self._source_ip = ""
-        self._server_port = 0
+        self.source_ip = ""
+        self.source_ip_bytes = b""
+        self.server_port = 0
         # The request being parsed.
         self._in_message = False
         self._in_head = False
@@ -195,6 +209,8 @@ class _Connection(asyncio.Protocol):
         self._raw_headers: list[bytes] = []
         self._expects_continue = False
         self._request: IncomingRequest | None = None
+        self._lane_candidate: Candidate | None = None
+        """The request being read, when the proxy lane may answer it (then `_request` stays None)."""
         self._started = 0.0
         self._body: list[bytes] = []
         self._body_size = 0
@@ -224,8 +240,9 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         # The client address is the TCP peer, as AWS's `sourceIp` is; X-Forwarded-For is the client's to send.
-        self._source_ip = peer[0] if isinstance(peer, tuple) else ""
-        self._server_port = local[1] if isinstance(local, tuple) else 0
+        self.source_ip = peer[0] if isinstance(peer, tuple) else ""
+        self.source_ip_bytes = self.source_ip.encode()
+        self.server_port = local[1] if isinstance(local, tuple) else 0
         self._server.connections.add(self)
         if self._server.closing:
             self._transport.close()
@@ -323,13 +340,14 @@ class _Connection(asyncio.Protocol):
             # Refused as `data_received` refuses an incomplete head: before the request exists.
             self._refusal = _Answer(None, self._started, False, exchange=_header_overflow(), linger=True)
             raise _Refused
-        # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
+        # Lower-cased names (bytes) with `map` over the cache rather than a loop: no Python bytecode per header.
         try:
-            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+            names = list(map(RAW_HEADER_NAMES.__getitem__, raw_headers[::2]))
         except KeyError:  # a name the cache does not hold yet
-            names = list(map(header_name, raw_headers[::2]))
-        headers = list(zip(names, map(bytes.decode, raw_values, _LATIN_1), strict=True))
-        last = dict(headers)  # a name's last value, as the listener reads `host` and the body's headers
+            names = list(map(raw_header_name, raw_headers[::2]))
+        # A name's last value, as the listener reads `host` and the body's headers.
+        last = dict(zip(names, raw_values, strict=True))
+        host_header = last.get(b"host", b"").decode("latin-1")
         parser = self._parser
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
@@ -345,26 +363,50 @@ class _Connection(asyncio.Protocol):
                 raise _Refused from None
             raw_path = (parsed.path or b"/").decode("latin-1")
             raw_query = (parsed.query or b"").decode("latin-1")
-        request = self._request = new_request(
-            method,
-            raw_path,
-            raw_query,
-            headers,
-            last.get("host", ""),
-            source_ip=self._source_ip,
-            server_port=self._server_port,
-            protocol=_PROTOCOLS.get(parser.get_http_version(), "HTTP/1.1"),
-        )
+        protocol = _PROTOCOLS.get(parser.get_http_version(), "HTTP/1.1")
         # The request line and header values against AWS's quota (`url` is never shorter than path and query
         # together: the exact sum is only needed near the limit).
         if (
             len(raw_method) + len(url) + value_bytes > MAX_REQUEST_LINE_AND_HEADERS
             and len(raw_method) + len(raw_path) + len(raw_query) + value_bytes > MAX_REQUEST_LINE_AND_HEADERS
         ):
+            request = self._new_request(method, raw_path, raw_query, raw_headers, host_header, protocol)
             self._refusal = _Answer(request, self._started, False, exchange=headers_too_large(request), linger=True)
             raise _Refused
+        lane = self._lane
+        if lane is not None and method != "HEAD" and OUTSIDE_LANE.isdisjoint(last):
+            # No body to read or invite: the request is decided on once complete (`on_message_complete`).
+            self._lane_candidate = (method, raw_path, raw_query, raw_headers, names, host_header, protocol)
+            return
+        request = self._request = self._new_request(method, raw_path, raw_query, raw_headers, host_header, protocol)
         if not _BODY_HEADERS.isdisjoint(last):
-            self._announced_body(request, headers)
+            self._announced_body(request, request.headers)
+
+    def _new_request(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        raw_headers: list[bytes],
+        host_header: str,
+        protocol: str,
+    ) -> IncomingRequest:
+        # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
+        try:
+            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+        except KeyError:  # a name the cache does not hold yet
+            names = list(map(header_name, raw_headers[::2]))
+        headers = list(zip(names, map(bytes.decode, raw_headers[1::2], _LATIN_1), strict=True))
+        return new_request(
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            host_header,
+            source_ip=self.source_ip,
+            server_port=self.server_port,
+            protocol=protocol,
+        )
 
     def _announced_body(self, request: IncomingRequest, headers: list[tuple[str, str]]) -> None:
         """For a request that sends one of _BODY_HEADERS: refuse a body over the quota, or invite it."""
@@ -388,9 +430,21 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_message = False
-        request = self._request
-        assert request is not None
-        self._request = None
+        candidate = self._lane_candidate
+        if candidate is not None:
+            self._lane_candidate = None
+            if not (self._busy or self._queue or self._writing_paused):  # else earlier requests first, in order
+                self._busy = True
+                assert self._lane is not None
+                if self._lane.start(self, candidate, self._parser.should_keep_alive(), self._started):
+                    return
+                self._busy = False
+            method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate
+            request = self._new_request(method, raw_path, raw_query, raw_headers, host_header, protocol)
+        else:
+            waiting = self._request
+            assert waiting is not None
+            request, self._request = waiting, None
         body = self._body
         if body:
             request.body = body[0] if len(body) == 1 else b"".join(body)
@@ -443,31 +497,55 @@ class _Connection(asyncio.Protocol):
             answer = await wakeup
 
     def _finish(self, answer: _Answer, exchange: Exchange) -> None:
-        transport = self._transport
-        # (A server that is closing has set `_close_after` on every connection: `shutdown`.)
-        keep_alive = answer.keep_alive and not self._close_after
-        if transport is not None and not transport.is_closing():
-            if not keep_alive:
-                connection = "connection: close\r\n"
-            elif answer.request is not None and answer.request.protocol == "HTTP/1.0":
-                connection = "connection: keep-alive\r\n"
-            else:
-                connection = ""
-            response = exchange.response
-            if answer.head_only or len(response.body) < 1 << 20:
-                transport.write(
-                    encode_response(response, answer.request_id, connection=connection, head_only=answer.head_only)
-                )
-            else:  # not worth copying a large body once more to make one buffer
-                transport.writelines(
-                    (encode_response(response, answer.request_id, connection=connection, head_only=True),
-                     response.body)
-                )
+        http_1_0 = answer.request is not None and answer.request.protocol == "HTTP/1.0"
+        keep_alive = self._write_response(
+            exchange.response, answer.request_id, answer.keep_alive, http_1_0, head_only=answer.head_only
+        )
         if answer.request is not None:
             self._app.record(exchange, answer.started)
         self._busy = False
         if not keep_alive:
             self._close(linger=answer.linger)
+        else:
+            self._next()
+
+    def _write_response(
+        self, response: GatewayResponse, request_id: str, keep_alive: bool, http_1_0: bool, *, head_only: bool
+    ) -> bool:
+        """Write an answer, unless the connection is gone; True when the connection stays open after it."""
+        # (A server that is closing has set `_close_after` on every connection: `shutdown`.)
+        keep_alive = keep_alive and not self._close_after
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            connection = _CONNECTION_LINES[keep_alive, http_1_0]
+            if head_only or len(response.body) < _ONE_BUFFER_BELOW:
+                transport.write(encode_response(response, request_id, connection=connection, head_only=head_only))
+            else:  # not worth copying a large body once more to make one buffer
+                transport.writelines(
+                    (encode_response(response, request_id, connection=connection, head_only=True), response.body)
+                )
+        return keep_alive
+
+    # -- the proxy lane (`server/proxy_lane.py`) -----------------------------------------------------------
+
+    def lane_write(self, head: bytes, body: bytes, keep_alive: bool, protocol: str) -> bool:
+        keep_alive = keep_alive and not self._close_after
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            connection = _CONNECTION_LINES_BYTES[keep_alive, protocol == "HTTP/1.0"]
+            if len(body) < _ONE_BUFFER_BELOW:
+                transport.write(head + connection + body)
+            else:
+                transport.writelines((head + connection, body))
+        return keep_alive
+
+    def lane_write_response(self, response: GatewayResponse, request_id: str, keep_alive: bool, protocol: str) -> bool:
+        return self._write_response(response, request_id, keep_alive, protocol == "HTTP/1.0", head_only=False)
+
+    def lane_done(self, keep_alive: bool) -> None:
+        self._busy = False
+        if not keep_alive:
+            self._close(linger=False)
         else:
             self._next()
 
@@ -571,8 +649,12 @@ class DataPlaneServer:
         graceful_timeout_s: float = GRACEFUL_TIMEOUT_S,
         backlog: int = 2048,
         reuse_port: bool = False,
+        proxy_lane: bool = True,
     ) -> None:
         self.app = app
+        self.lane = ProxyLane(app) if proxy_lane else None
+        """Plain HTTP proxy routes answered on bytes (`server/proxy_lane.py`); None: every request takes the
+        pipeline."""
         self.reuse_port = reuse_port
         """Several worker processes listen on one port; the kernel spreads connections over them."""
         self.config = ListenerConfig(host, port)

@@ -56,6 +56,9 @@ class ServeOptions:
     store_url: str = "sqlite:///.stageway/state.db"
     watch: bool = False
     access_log: bool = True
+    proxy_lane: bool = True
+    """Answer plain HTTP proxy routes on bytes from the listener (`server/proxy_lane.py`); off: every request
+    takes the pipeline (`--no-proxy-lane`, to compare or to rule the lane out)."""
     admin_host: str = "127.0.0.1"
     admin_port: int | None = 8081
     """None: no admin listener."""
@@ -275,7 +278,11 @@ class Node:
         self.store.watch_others(on_others_change)
         await self.runtime.start()
         data_plane = DataPlaneServer(
-            self.app, self.options.host, self.options.port, reuse_port=self.options.workers > 1
+            self.app,
+            self.options.host,
+            self.options.port,
+            reuse_port=self.options.workers > 1,
+            proxy_lane=self.options.proxy_lane,
         )
         self._servers = [data_plane]
         if self.options.admin_port is not None and self.primary:

@@ -1,0 +1,271 @@
+"""The proxy lane: a plain HTTP_PROXY route answered on bytes, from the listener's and the backend
+connection's callbacks.
+
+Most proxied requests need little of the pipeline: no authorizer, no parameter mapping, no CORS, no stage
+access log. For them the pipeline's objects (the request's text headers, the route context, the exchange,
+the response and its header list, a task woken per request) cost more CPU than the gateway's work itself
+(`make bench` row 11b: a proxy doing that work on bytes uses about half stageway's CPU per request). The
+lane does the same work on the bytes the listener read: selection and route match on the compiled plan,
+the throttle check, a request id and a trace id, the backend's request head (the headers
+`direct_backend_headers` sends, in its order), the backend's answer filtered as `backend_response_headers`
+and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`, the metrics and the
+node's access-log line.
+
+It takes a request only when it is sure to give the pipeline's answer; otherwise it declines before
+anything is sent and the request goes the pipeline's way:
+
+- the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping) on a stage
+  without CORS or a stage access log (`StagePlan.proxy_lane`);
+- the request is not HEAD, announces no body, and sends no header that the gateway rewrites or treats
+  specially (`OUTSIDE_LANE`: hop-by-hop headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the
+  listener checks these;
+- the connection has no earlier request still to answer (pipelined requests keep their order in the
+  pipeline's queue) — the listener checks this too;
+- the integration URL renders to one the client can call, and the throttle answers without waiting (the
+  in-process buckets; with Redis buckets every request takes the pipeline).
+
+Once the request is sent, what goes wrong is answered as the pipeline answers it: a timeout is 503, a
+connection or protocol failure 500, a stale pooled connection is retried once on a new one (the client's
+`send_lane` follows `send_to`'s rules), with the pipeline's log line and access-log error. A backend answer
+the lane cannot pass on as bytes (a `connection` header, whose tokens name more headers to drop) goes
+through the pipeline's filter and the listener's encoder.
+
+Header values need no line-break check here, unlike the pipeline's (where mappings and functions make
+values): httptools refuses a CR or LF inside a value on both sides (tests/unit/test_proxy_lane_rules.py pins it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from functools import partial
+from http import HTTPStatus
+from itertools import compress
+from operator import not_
+from time import monotonic, perf_counter, time_ns
+from typing import Protocol
+
+from stageway.core.clock import date_header_line
+from stageway.core.errors import GatewayError, InternalServerError
+from stageway.core.forwarding import trace_id
+from stageway.core.http import GatewayResponse
+from stageway.core.http_proxy import (
+    RESPONSE_DROPPED_HEADERS,
+    TWO_STEP_HEADERS,
+    BackendUrl,
+    BadBackendUrl,
+    backend_response_headers,
+    forwarded_element,
+    parse_backend_url,
+)
+from stageway.core.ids import new_request_id
+from stageway.gateway.plan import StagePlan
+from stageway.gateway.selection import select
+from stageway.integrations.http_proxy import LaneConnection
+from stageway.server.access_log import line_of
+from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of
+
+# The pipeline's logger: an integration failure is logged as the pipeline logs it.
+log = logging.getLogger("stageway.gateway")
+
+OUTSIDE_LANE = frozenset(name.encode() for name in TWO_STEP_HEADERS | {"content-length", "expect", "transfer-encoding"})
+"""Request headers (lower-case bytes) that send a request the pipeline's way: the two-step header rules, or a
+body."""
+
+Candidate = tuple[str, str, str, list[bytes], list[bytes], str, str]
+"""What the listener read of a request the lane may take: (method, raw path, raw query, raw headers as
+httptools handed them over (name, value, ...), their names lower-cased, Host header, protocol)."""
+
+_RESPONSE_DROPPED = frozenset(name.encode() for name in RESPONSE_DROPPED_HEADERS | SERVER_OWNED_HEADERS)
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode() for status in HTTPStatus}
+_HEADER_LINE = b"%s: %s\r\n".__mod__
+# The methods whose empty body the HTTP client announces (`_encode_request`).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_EMPTY_BODY = b"content-length: 0\r\n"
+_REQUEST_HEAD = (
+    b"%s%sx-forwarded-for: %s\r\nx-forwarded-port: %d\r\nx-forwarded-proto: http\r\nx-amzn-trace-id: %s\r\n"
+    b"forwarded: %s\r\nvia: HTTP/1.1 AmazonAPIGateway\r\n%s\r\n"
+)
+_MAX_REQUEST_LINES = 4096
+_MAX_HOSTS = 1024
+
+
+class LaneListener(Protocol):
+    """The client connection a lane request came on (`server/protocol.py`'s `_Connection`)."""
+
+    source_ip: str
+    source_ip_bytes: bytes
+    server_port: int
+
+    def lane_write(self, head: bytes, body: bytes, keep_alive: bool, protocol: str) -> bool:
+        """Write an answer: `head` (without `connection` and the blank line), then `body`; unless the connection
+        is gone. True: the connection stays open."""
+        ...
+
+    def lane_write_response(self, response: GatewayResponse, request_id: str, keep_alive: bool, protocol: str) -> bool:
+        """`lane_write` of a response, with the listener's encoder."""
+        ...
+
+    def lane_done(self, keep_alive: bool) -> None:
+        """The answer is written and recorded: go on with the connection's next request, or close."""
+        ...
+
+
+# A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
+# raw query, protocol, keep alive, sent at). A tuple rather than an object: made once per request.
+_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float]
+
+
+class ProxyLane:
+    """The lane of one listener's app."""
+
+    def __init__(self, app: DataPlaneApp) -> None:
+        self._app = app
+        self._gateway = app.gateway
+        self._request_lines: OrderedDict[tuple[str, str], tuple[bytes, BackendUrl]] = OrderedDict()
+        """(method, URL) → the backend request's line and `host` header, and the URL taken apart."""
+        self._hosts: dict[str, str] = {}
+        """Host headers as sent → without the port (`host_of`): the same few come again and again."""
+
+    def start(self, listener: LaneListener, candidate: Candidate, keep_alive: bool, started: float) -> bool:
+        """Send the request to its backend; the answer goes to `listener` when it comes. False, with nothing
+        sent and no throttle token taken, when the pipeline must answer it instead. `started` is the
+        `perf_counter()` the request began at, for its latency."""
+        method, raw_path, raw_query, raw_headers, names, host_header, protocol = candidate
+        gateway = self._gateway
+        host = self._hosts.get(host_header) or self._host(host_header)
+        selection = select(gateway.plan, host, raw_path)
+        if selection is None:
+            return False
+        stage = selection.stage
+        if not stage.proxy_lane:
+            return False
+        route_raw_path = selection.route_raw_path
+        match = stage.matcher.match(method, route_raw_path)
+        if match is None:
+            return False
+        route = match.target
+        proxy = route.plain_proxy
+        if proxy is None:
+            return False
+        append_path = None
+        if proxy.append_request_path:
+            append_path = raw_path if selection.mapping_key is None else route_raw_path
+        url = proxy.uri.render(match.path_parameters, stage.stage_variables, append_path=append_path, raw_query=raw_query)
+        backend_method = proxy.method or method
+        request_line = self._request_lines.get((backend_method, url)) or self._request_line(backend_method, url)
+        if request_line is None:
+            return False  # a URL the client cannot call: the pipeline answers with its 500 and log line
+        if not gateway.throttler.admit_now(route.throttle_limits, monotonic()):
+            return False  # throttled (429) or a throttle to await: the pipeline says which
+        request_id = new_request_id()
+        time_epoch_ms = time_ns() // 1_000_000
+        data = _REQUEST_HEAD % (
+            request_line[0],
+            # The client's headers less `host` (the backend's own is in the request line's bytes), names
+            # lower-cased, values as sent.
+            b"".join(map(_HEADER_LINE, compress(zip(names, raw_headers[1::2], strict=True), map(b"host".__ne__, names)))),
+            listener.source_ip_bytes,
+            listener.server_port,
+            trace_id(time_epoch_ms).encode(),
+            forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
+            _EMPTY_BODY if backend_method in _BODY_METHODS else b"",
+        )
+        in_flight: _InFlight = (
+            listener, request_id, time_epoch_ms, started, stage, match.route_key, method, raw_path, raw_query,
+            protocol, keep_alive, perf_counter(),
+        )
+        try:
+            gateway.http_client.send_lane(backend_method, request_line[1], data, proxy.timeout_s, partial(self._answered, in_flight))
+        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
+            self._fail(in_flight, error)
+        return True
+
+    def _host(self, host_header: str) -> str:
+        host = host_of(host_header)
+        if len(self._hosts) >= _MAX_HOSTS:
+            self._hosts.clear()
+        self._hosts[host_header] = host
+        return host
+
+    def _request_line(self, method: str, url: str) -> tuple[bytes, BackendUrl] | None:
+        try:
+            backend = parse_backend_url(url)
+        except BadBackendUrl:
+            return None
+        line = f"{method} {backend.target} HTTP/1.1\r\nhost: {backend.authority}\r\n".encode("latin-1")
+        lines = self._request_lines
+        if len(lines) >= _MAX_REQUEST_LINES:
+            lines.popitem(last=False)
+        lines[method, url] = (line, backend)
+        return line, backend
+
+    def _answered(self, in_flight: _InFlight, connection: LaneConnection | None, error: BaseException | None) -> None:
+        if connection is None:
+            self._fail(in_flight, error)
+            return
+        integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
+        listener = in_flight[0]
+        body = connection.body
+        status = connection.status
+        names = connection.names
+        values = connection.raw_headers[1::2]
+        if b"connection" in names:
+            # Its tokens name more headers to drop: the pipeline's filter, the listener's encoder.
+            headers = list(zip(map(_latin_1, names), map(_latin_1, values), strict=True))
+            response = GatewayResponse(status, backend_response_headers(headers), body)
+            keep_alive = listener.lane_write_response(response, in_flight[1], in_flight[10], in_flight[9])
+        else:
+            head = b"%s%s%scontent-length: %d\r\napigw-requestid: %s\r\n" % (
+                _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
+                date_header_line(time_ns() // 1_000_000_000)[1],
+                b"".join(map(_HEADER_LINE, compress(zip(names, values, strict=True), map(not_, map(_RESPONSE_DROPPED.__contains__, names))))),
+                len(body),
+                in_flight[1].encode(),
+            )
+            keep_alive = listener.lane_write(head, body, in_flight[10], in_flight[9])
+        self._record(in_flight, status, len(body), integration_latency_ms, "")
+        listener.lane_done(keep_alive)
+
+    def _fail(self, in_flight: _InFlight, error: BaseException | None) -> None:
+        """The pipeline's answer to a failed integration call: its status, its log line, its access-log error."""
+        integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
+        request_id = in_flight[1]
+        if not isinstance(error, GatewayError):
+            log.error("request %s failed", request_id, exc_info=error)
+            error = InternalServerError()
+        response = error.to_response()
+        log.info("%s %s -> %s: %s", request_id, in_flight[5], error.status, error.detail)
+        listener = in_flight[0]
+        keep_alive = listener.lane_write_response(response, request_id, in_flight[10], in_flight[9])
+        self._record(in_flight, response.status, len(response.body), integration_latency_ms, error.detail)
+        listener.lane_done(keep_alive)
+
+    def _record(
+        self, in_flight: _InFlight, status: int, body_bytes: int, integration_latency_ms: float, error: str
+    ) -> None:
+        """`DataPlaneApp.record` from the lane's values: the node's access-log line and the metrics."""
+        app = self._app
+        access_log, metrics = app.access_log, app.metrics
+        if access_log is None and metrics is None:
+            return
+        latency_ms = (perf_counter() - in_flight[3]) * 1000
+        route_key = in_flight[5]
+        if access_log is not None:
+            raw_query = in_flight[8]
+            request_line = f"{in_flight[6]} {in_flight[7]}{'?' + raw_query if raw_query else ''} {in_flight[9]}"
+            access_log.write(
+                line_of(
+                    in_flight[0].source_ip, in_flight[2], request_line, status, body_bytes, in_flight[1], route_key,
+                    latency_ms, error,
+                )
+            )
+        if metrics is not None:
+            metrics.lane_requests += 1
+            stage = in_flight[4]
+            key = (stage.api_id, stage.stage_name, route_key if stage.detailed_metrics else "")
+            metrics.observe_values(key, status, latency_ms, integration_latency_ms, body_bytes)
+
+
+def _latin_1(value: bytes) -> str:
+    return value.decode("latin-1")

@@ -1,0 +1,286 @@
+"""The proxy lane (server/proxy_lane.py) answers exactly as the pipeline does.
+
+Two real `stageway serve` processes on one API file, one with the lane (the default) and one with
+`--no-proxy-lane`, get the same requests over keep-alive connections. What their clients receive and what
+the backend receives must be the same, byte for byte, apart from what is meant to differ (request and
+trace ids, the date, the listener's own port in `x-forwarded-port`); their access-log lines and metrics
+too. `stageway_proxy_lane_requests` shows which requests the lane took, so a test cannot pass by both
+servers taking the pipeline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support.backend import BackendServer, start_backend
+from tests.support.stageway_server import StagewayServer, free_port
+
+
+@dataclass
+class Pair:
+    lane: StagewayServer
+    pipeline: StagewayServer
+    lane_admin: int
+    pipeline_admin: int
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[BackendServer]:
+    with start_backend() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def servers(backend: BackendServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    folder = tmp_path_factory.mktemp("lane")
+    dead_port = free_port()
+    (folder / "api.yaml").write_text(
+        f"""
+apis:
+  lane:
+    id: lane000001
+    integrations:
+      pets: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
+      echo: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/{{proxy}}"}}
+      echo-post: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/posted", integrationMethod: POST}}
+      tests: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/test/{{proxy}}"}}
+      slow: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/slow", timeoutInMillis: 300}}
+      dead: {{integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:{dead_port}/nothing"}}
+      staged: {{integrationType: HTTP_PROXY, integrationUri: "http://${{stageVariables.target}}/echo/staged"}}
+      unset: {{integrationType: HTTP_PROXY, integrationUri: "http://${{stageVariables.missing}}/x"}}
+      everything: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/default"}}
+    routes:
+      GET /pets: pets
+      ANY /echo/{{proxy+}}: echo
+      GET /posted: echo-post
+      GET /test/{{proxy+}}: tests
+      GET /slow: slow
+      GET /dead: dead
+      GET /staged: staged
+      GET /unset: unset
+      $default: everything
+    stages:
+      $default:
+        autoDeploy: true
+        stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+      prod:
+        autoDeploy: true
+        stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+"""
+    )
+    lane_admin, pipeline_admin = free_port(), free_port()
+    common = ("--default-api", "lane")
+    with (
+        StagewayServer(folder / "api.yaml", args=(*common, "--admin-port", str(lane_admin))) as lane,
+        StagewayServer(
+            folder / "api.yaml", args=(*common, "--admin-port", str(pipeline_admin), "--no-proxy-lane")
+        ) as pipeline,
+    ):
+        yield Pair(lane, pipeline, lane_admin, pipeline_admin)
+
+
+Answer = tuple[int, str, list[tuple[str, str]], bytes]
+
+
+def _send(
+    connection: http.client.HTTPConnection, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+) -> Answer:
+    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers:
+        connection.putheader(name, value)
+    if body:
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body or None)
+    response = connection.getresponse()
+    return response.status, response.reason, list(response.getheaders()), response.read()
+
+
+def _normalized(answer: Answer) -> Answer:
+    """Without what differs between two servers by design: ids, dates, the listener's port."""
+    status, reason, headers, body = answer
+    kept = [(name.lower(), value) for name, value in headers if name.lower() not in ("date", "apigw-requestid")]
+    if body.startswith(b"{") and b'"rawHeaders"' in body:  # the backend's echo of what it received
+        echoed = json.loads(body)
+        echoed.pop("connection")  # the backend's connection number
+        echoed["headers"]["x-forwarded-port"] = "<port>"
+        echoed["headers"]["x-amzn-trace-id"] = re.sub(r"-[0-9a-f]{24}$", "-<random>", echoed["headers"]["x-amzn-trace-id"])
+        echoed["rawHeaders"] = [
+            [name, "<port>" if name == "x-forwarded-port" else re.sub(r"-[0-9a-f]{24}$", "-<random>", value)]
+            for name, value in echoed["rawHeaders"]
+        ]
+        body = json.dumps(echoed, sort_keys=True).encode()
+    return status, reason, kept, body
+
+
+def _both(servers: Pair, requests: list[tuple[str, str, list[tuple[str, str]], bytes]]) -> list[tuple[Answer, Answer]]:
+    """The requests, in order on one keep-alive connection to each server; their answers side by side."""
+    lane = http.client.HTTPConnection("127.0.0.1", servers.lane.port, timeout=10)
+    pipeline = http.client.HTTPConnection("127.0.0.1", servers.pipeline.port, timeout=10)
+    answers = []
+    try:
+        for method, target, headers, body in requests:
+            host = [("Host", "127.0.0.1")] if not any(name.lower() == "host" for name, _ in headers) else []
+            answers.append(
+                (
+                    _send(lane, method, target, [*host, *headers], body),
+                    _send(pipeline, method, target, [*host, *headers], body),
+                )
+            )
+    finally:
+        lane.close()
+        pipeline.close()
+    return answers
+
+
+def _lane_count(admin_port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(r"^stageway_proxy_lane_requests_total (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match.group(1))
+
+
+def _assert_same(servers: Pair, requests: list[tuple[str, str, list[tuple[str, str]], bytes]], *, in_lane: int) -> None:
+    before = _lane_count(servers.lane_admin)
+    for lane_answer, pipeline_answer in _both(servers, requests):
+        assert _normalized(lane_answer) == _normalized(pipeline_answer)
+    assert _lane_count(servers.lane_admin) - before == in_lane
+    assert _lane_count(servers.pipeline_admin) == 0
+
+
+BROWSER_HEADERS = [
+    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"),
+    ("Accept", "text/html,application/json;q=0.9,*/*;q=0.8"),
+    ("Accept-Language", "en-GB,en;q=0.5"),
+    ("Accept-Encoding", "gzip, deflate, br"),
+    ("Cookie", "session=abc; theme=dark"),
+    ("X-Custom", "one"),
+    ("x-custom", "two"),
+    ("X-Latin", "caf\xe9"),
+]
+
+
+def test_answers_and_backend_requests_are_the_pipelines(servers: Pair) -> None:
+    requests = [
+        ("GET", "/pets", [], b""),
+        ("GET", "/echo/a/b%20c/%2E%2E/d?x=1&x=2&y=%20z", BROWSER_HEADERS, b""),
+        ("DELETE", "/echo/item/1", [("Authorization", "Bearer t")], b""),
+        ("OPTIONS", "/echo/cors", [("Origin", "https://example.com")], b""),
+        ("POST", "/echo/empty", [], b""),  # no body: the backend still gets content-length: 0
+        ("GET", "/posted?q=1", [], b""),  # integrationMethod POST
+        ("GET", "/prod/echo/staged-path", [], b""),  # a named stage
+        ("GET", "/staged", [], b""),  # the URL from a stage variable
+        ("GET", "/anything/else?z=9", [("Host", "127.0.0.1:8080")], b""),  # $default appends the path
+        ("GET", "/test/cookies", [], b""),  # repeated set-cookie and x-multi
+        ("GET", "/test/hop-by-hop", [], b""),  # connection tokens: the pipeline's filter
+        ("GET", "/test/connection-tokens", [], b""),
+        ("GET", "/test/gzip", [], b""),
+        ("GET", "/test/chunked?n=4", [], b""),
+        ("GET", "/test/status/204", [], b""),
+        ("GET", "/test/status/404", [], b""),
+        ("GET", "/test/status/503", [], b""),
+        ("GET", "/test/redirect", [], b""),
+        ("GET", "/test/interim", [], b""),  # a 103 before the answer
+        ("GET", "/test/big?bytes=2000000", [], b""),  # sent as two buffers
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
+def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair) -> None:
+    requests = [
+        ("POST", "/echo/body", [("Content-Type", "text/plain")], b"a body"),  # a body
+        ("GET", "/echo/forwarded", [("X-Forwarded-For", "10.0.0.1")], b""),  # a header the gateway extends
+        ("GET", "/echo/trace", [("X-Amzn-Trace-Id", "Root=1-00000000-000000000000000000000000")], b""),
+        ("GET", "/echo/via", [("Via", "1.1 proxy")], b""),
+        ("GET", "/echo/te", [("TE", "trailers")], b""),  # hop-by-hop
+        ("GET", "/unset", [], b""),  # a URL that does not render: 500
+        ("GET", "/nowhere/route", [("Host", "unknown.execute-api.localhost")], b""),  # no such API: 404
+    ]
+    _assert_same(servers, requests, in_lane=0)
+
+
+def test_failures_are_the_pipelines(servers: Pair) -> None:
+    requests = [
+        ("GET", "/dead", [], b""),  # connection refused: 500
+        ("GET", "/slow?ms=1000", [], b""),  # past the 300 ms timeout: 503
+        ("GET", "/test/close-before-response", [], b""),
+        ("GET", "/test/close-mid-response", [], b""),
+        ("GET", "/test/garbage", [], b""),
+        ("GET", "/test/huge-length", [], b""),
+        ("GET", "/test/no-length", [], b""),  # a body delimited by the close: 200
+        ("GET", "/pets", [], b""),  # and the connection still serves
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
+def test_a_stale_pooled_connection_is_retried(servers: Pair) -> None:
+    # The backend answers the first request on a connection and closes the next one unanswered: the lane's
+    # pooled connection is reused, fails before any byte, and the request goes again on a new one.
+    requests = [("GET", "/test/drop-reused", [], b"")] * 3
+    _assert_same(servers, requests, in_lane=3)
+
+
+def test_access_log_lines_are_the_pipelines(servers: Pair) -> None:
+    requests = [("GET", "/pets?limit=2", [], b""), ("GET", "/dead", [], b""), ("GET", "/prod/echo/x", [], b"")]
+    _both(servers, requests)
+    time.sleep(0.3)  # the access log is written in batches
+
+    def lines(server: StagewayServer) -> list[str]:
+        found = [line for line in server.log().splitlines() if '"GET /pets?limit=2 ' in line or '"GET /dead ' in line
+                 or '"GET /prod/echo/x ' in line]
+        # Without the time, the request id and the latency.
+        return [re.sub(r"\[[^]]+\] | [A-Za-z0-9_-]{15}= | \d+\.\dms", " ", line) for line in found[-3:]]
+
+    assert lines(servers.lane) == lines(servers.pipeline)
+    assert len(lines(servers.lane)) == 3
+
+
+def test_metrics_are_the_pipelines(servers: Pair) -> None:
+    def series(admin_port: int) -> list[str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        # Counts and buckets of the requests series; latency sums and the lane's own counter differ.
+        return sorted(
+            line for line in text.splitlines()
+            if line.startswith(("stageway_requests_total", "stageway_4xx_total", "stageway_5xx_total",
+                                "stageway_data_processed_bytes_total"))
+        )
+
+    assert series(servers.lane_admin) == series(servers.pipeline_admin)
+
+
+def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
+    # Three requests in one write: the first may take the lane, the ones behind it wait their turn.
+    import socket
+
+    raw = b"".join(
+        b"GET /echo/p%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % index for index in range(3)
+    ) + b"GET /pets HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as sock:
+        sock.sendall(raw)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    paths = re.findall(rb'"path":"(/echo/p\d)"', received)
+    assert paths == [b"/echo/p0", b"/echo/p1", b"/echo/p2"]
+    assert received.count(b"HTTP/1.1 200 OK") == 4
+
+
+def test_http_1_0_keep_alive(servers: Pair) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as sock:
+        sock.sendall(b"GET /pets HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in received
