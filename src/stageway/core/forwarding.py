@@ -12,9 +12,18 @@ from stageway.core.ids import trace_digits
 GATEWAY_ADDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"})
 
 
+_trace_prefix: tuple[int, str] = (-1, "")
+
+
 def trace_id(time_epoch_ms: int) -> str:
-    """An X-Ray style trace id: `Root=1-<8 hex epoch seconds>-<24 hex random>`."""
-    return f"Root=1-{time_epoch_ms // 1000:08x}-{trace_digits()}"
+    """An X-Ray style trace id: `Root=1-<8 hex epoch seconds>-<24 hex random>`. (The part before the random
+    digits is the same for a whole second: made once a second.)"""
+    global _trace_prefix
+    second = time_epoch_ms // 1000
+    cached = _trace_prefix
+    if cached[0] != second:
+        cached = _trace_prefix = (second, f"Root=1-{second:08x}-")
+    return cached[1] + trace_digits()
 
 
 def with_forwarding_headers(request: IncomingRequest) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import cast
+from typing import Any, cast
 
 import httptools
 
@@ -301,9 +301,13 @@ class _BackendConnection(asyncio.Protocol):
         self._finish(keep_alive=self.parser.should_keep_alive())
 
 
-LaneAnswered = Callable[["LaneConnection | None", BaseException | None], None]
-"""Called once per `send_lane` request: with the connection holding the complete response, or with None and
-why there is none (IntegrationFailure, IntegrationTimeout)."""
+LaneAnswered = Callable[[Any, "LaneConnection | None", BaseException | None], None]
+"""Called once per `send_lane` request, with the caller's context: then the connection holding the complete
+response, or None and why there is none (IntegrationFailure, IntegrationTimeout)."""
+
+LaneExchange = tuple[str, BackendUrl, bytes, float, float, LaneAnswered, Any]
+"""One `send_lane` request: (method, target, data, deadline, timeout, answered, the caller's context). A plain
+tuple: one is made per request."""
 
 # What a lane connection's `_waiter` holds while a request is out: the base class only tests it against None.
 _LANE_IN_FLIGHT = cast("asyncio.Future[GatewayResponse]", object())
@@ -324,9 +328,8 @@ class LaneConnection(_BackendConnection):
         super().__init__(loop, origin, deadlines)
         self._client = client
         self.pool_key: _Origin = ("", "", 0)
-        self._answered: LaneAnswered | None = None
-        self._resend: tuple[str, BackendUrl, bytes, float, float] | None = None
-        """(method, target, data, deadline, timeout): what a stale connection's retry sends again."""
+        self._exchange: LaneExchange | None = None
+        """The request out, and where its answer goes; what a stale connection's retry sends again."""
         self.reused = False
         self._raw_list: list[bytes] = []
         """What `on_header` adds to: the message's headers, then a chunked body's trailers."""
@@ -337,10 +340,10 @@ class LaneConnection(_BackendConnection):
         """The names lower-cased, as bytes."""
         self.body = b""
 
-    def send(self, exchange: tuple[str, BackendUrl, bytes, float, float], answered: LaneAnswered, reused: bool) -> None:
-        """Write `exchange`'s request (method, target, data, deadline, timeout); `answered` gets the outcome.
-        Only on an open connection with no request out: `send_lane` takes it from the pool or opens it."""
-        self._resend = exchange
+    def send(self, exchange: LaneExchange, reused: bool) -> None:
+        """Write `exchange`'s request; its `answered` gets the outcome. Only on an open connection with no
+        request out: `send_lane` takes it from the pool or opens it."""
+        self._exchange = exchange
         self.reused = reused
         self._received = False
         self._failure = None
@@ -348,7 +351,6 @@ class LaneConnection(_BackendConnection):
         self._headers_done = False
         self._body = []
         self._body_size = 0
-        self._answered = answered
         self._waiter = _LANE_IN_FLIGHT
         self._timeout_s = exchange[4]
         self._serial = serial = next(_serials)
@@ -363,20 +365,18 @@ class LaneConnection(_BackendConnection):
 
     def _deliver(self) -> None:
         self._settled = False
-        answered, self._answered = self._answered, None
+        exchange, self._exchange = self._exchange, None
         try:
-            answered(self, None)  # type: ignore[misc]  # settled: a request was out
+            exchange[5](exchange[6], self, None)  # type: ignore[index]  # settled: a request was out
         finally:
             self._client.release_lane(self)
 
     def _fail(self, failure: IntegrationFailure | IntegrationTimeout) -> None:
         self._waiter = None
         self.abort()
-        answered, self._answered = self._answered, None
-        if answered is None:
+        exchange, self._exchange = self._exchange, None
+        if exchange is None:
             return
-        exchange = self._resend
-        assert exchange is not None
         if (
             self.reused
             and not self._received
@@ -384,9 +384,9 @@ class LaneConnection(_BackendConnection):
             and isinstance(failure, IntegrationFailure)
         ):
             # The backend closed a pooled connection as it was reused: once more on a fresh one.
-            self._client._lane_connect(exchange, answered)
+            self._client._lane_connect(exchange)
             return
-        answered(None, failure)
+        exchange[5](exchange[6], None, failure)
 
     def _reads_until_eof(self) -> bool:
         if self.status in (204, 304):
@@ -490,40 +490,44 @@ class HttpProxyClient:
         response.headers = backend_response_headers(response.headers)
         return response
 
-    def send_lane(self, method: str, target: BackendUrl, data: bytes, timeout_s: float, answered: LaneAnswered) -> None:
+    def send_lane(
+        self, method: str, target: BackendUrl, data: bytes, timeout_s: float, answered: LaneAnswered, context: Any
+    ) -> None:
         """`send_to` for the proxy lane: `data` is the whole request, already encoded (not HEAD); it goes out now
-        on an idle lane connection (else once a new one is open), and `answered` gets the connection holding
-        the response as bytes, unfiltered, or the failure `send_to` would raise. Timeouts, failures and the
+        on an idle lane connection (else once a new one is open), and `answered(context, ...)` gets the
+        connection holding the response as bytes, unfiltered, or the failure `send_to` would raise. Timeouts, failures and the
         retry of a stale pooled connection follow `send_to`'s rules."""
         loop = self._loop
         if loop is None or not loop.is_running():
             loop = self._running_loop()
-        exchange = (method, target, data, loop.time() + timeout_s, timeout_s)
+        exchange = (method, target, data, loop.time() + timeout_s, timeout_s, answered, context)
         connection = self._take_idle(target.origin, self._lane_idle)
         if connection is None:
-            self._lane_connect(exchange, answered)
+            self._lane_connect(exchange)
         else:
-            connection.send(exchange, answered, True)  # type: ignore[attr-defined]  # the lane's pool
+            connection.send(exchange, True)  # type: ignore[attr-defined]  # the lane's pool
 
     def release_lane(self, connection: LaneConnection) -> None:
         """Back to the lane's pool after a complete response (closed instead when it cannot be reused)."""
         self._release(connection.pool_key, connection, self._lane_idle)
 
-    def _lane_connect(self, exchange: tuple[str, BackendUrl, bytes, float, float], answered: LaneAnswered) -> None:
+    def _lane_connect(self, exchange: LaneExchange) -> None:
         target = exchange[1]
+        answered, context = exchange[5], exchange[6]
 
         def connected(task: asyncio.Task[_BackendConnection]) -> None:
             self._connecting.discard(task)
             if task.cancelled():
-                answered(None, IntegrationFailure(f"connecting to {target.scheme}://{target.authority} was cancelled"))
+                failure = IntegrationFailure(f"connecting to {target.scheme}://{target.authority} was cancelled")
+                answered(context, None, failure)
                 return
             error = task.exception()
             if error is not None:
-                answered(None, error)
+                answered(context, None, error)
                 return
             connection = cast(LaneConnection, task.result())
             connection.pool_key = target.origin
-            connection.send(exchange, answered, False)
+            connection.send(exchange, False)
 
         task = self._running_loop().create_task(self._connect(target, exchange[3], exchange[4], lane=True))
         self._connecting.add(task)  # the loop keeps only a weak reference to a task

@@ -346,7 +346,7 @@ class _Connection(asyncio.Protocol):
         except KeyError:  # a name the cache does not hold yet
             names = list(map(raw_header_name, raw_headers[::2]))
         # A name's last value, as the listener reads `host` and the body's headers.
-        last = dict(zip(names, raw_values, strict=True))
+        last = dict(zip(names, raw_values, strict=False))  # (as many names as values)
         host_header = last.get(b"host", b"").decode("latin-1")
         parser = self._parser
         raw_method = parser.get_method()
