@@ -17,10 +17,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.support.backend import BackendServer, start_backend
+from tests.support.control import start_control_plane
 from tests.support.stageway_server import StagewayServer, free_port
 
 
@@ -284,3 +286,38 @@ def test_http_1_0_keep_alive(servers: Pair) -> None:
             received += chunk
     assert received.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"connection: close\r\n" in received
+
+
+def test_a_deployment_reaches_requests_the_lane_has_seen(backend: BackendServer, tmp_path: Path) -> None:
+    # The lane remembers where a request goes on the deployed plan; a new deployment must be seen at once.
+    (tmp_path / "api.yaml").write_text(
+        f"""
+apis:
+  lane:
+    id: lane000002
+    integrations:
+      echo: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/{{proxy}}"}}
+    routes:
+      GET /echo/{{proxy+}}: echo
+    stages:
+      $default: {{autoDeploy: true}}
+"""
+    )
+    with start_control_plane(tmp_path / "api.yaml") as plane:
+        connection = http.client.HTTPConnection("127.0.0.1", plane.data_port, timeout=10)
+        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        assert answer[0] == 200 and json.loads(answer[3])["path"] == "/echo/x"
+        client = plane.client()
+        integration = client.get_integrations(ApiId="lane000002")["Items"][0]
+        client.update_integration(
+            ApiId="lane000002",
+            IntegrationId=integration["IntegrationId"],
+            IntegrationUri=f"{backend.url}/echo/changed/{{proxy}}",
+        )
+        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        assert answer[0] == 200 and json.loads(answer[3])["path"] == "/echo/changed/x"
+        client.delete_route(ApiId="lane000002", RouteId=client.get_routes(ApiId="lane000002")["Items"][0]["RouteId"])
+        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        assert answer[0] == 404 and answer[3] == b'{"message":"Not Found"}'
+        assert _lane_count(plane.admin_port) == 2
+        connection.close()

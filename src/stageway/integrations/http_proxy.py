@@ -336,7 +336,7 @@ class LaneConnection(_BackendConnection):
         self.status = 0
         self.raw_headers: list[bytes] = []
         """The response's header names and values as received: name, value, name, value, ..."""
-        self.names: list[bytes] = []
+        self.names: tuple[bytes, ...] = ()
         """The names lower-cased, as bytes."""
         self.body = b""
 
@@ -405,15 +405,26 @@ class LaneConnection(_BackendConnection):
         self._headers_done = True
         headers = self.raw_headers = self._raw_list
         self._raw_list = []  # trailers of a chunked body land here, and are not passed on
-        names = self.names = raw_header_names(headers[::2])
+        raw_names = tuple(headers[::2])
+        self.names, length_at = _NAME_SHAPES.get(raw_names) or _name_shape(raw_names)
         # httptools refuses a second Content-Length, and any character but a digit in one.
-        if (
-            status >= 200
-            and b"content-length" in names
-            and int(headers[2 * names.index(b"content-length") + 1]) > MAX_RESPONSE_BODY
-        ):
+        if status >= 200 and length_at >= 0 and int(headers[2 * length_at + 1]) > MAX_RESPONSE_BODY:
             self._failure = IntegrationFailure(f"backend response body over {MAX_RESPONSE_BODY} bytes")
             raise _ResponseTooLarge
+
+
+_NAME_SHAPES: dict[tuple[bytes, ...], tuple[tuple[bytes, ...], int]] = {}
+"""A response's header names as sent → (the names lower-cased, where `content-length` is or -1). A backend
+answers with the same names in the same order again and again: one lookup instead of a pass over them."""
+_MAX_NAME_SHAPES = 1024
+
+
+def _name_shape(raw_names: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], int]:
+    names = tuple(raw_header_names(list(raw_names)))
+    shape = (names, names.index(b"content-length") if b"content-length" in names else -1)
+    if len(_NAME_SHAPES) < _MAX_NAME_SHAPES:
+        _NAME_SHAPES[raw_names] = shape
+    return shape
 
 
 class HttpProxyClient:

@@ -342,9 +342,9 @@ class _Connection(asyncio.Protocol):
             raise _Refused
         # Lower-cased names (bytes) with `map` over the cache rather than a loop: no Python bytecode per header.
         try:
-            names = list(map(RAW_HEADER_NAMES.__getitem__, raw_headers[::2]))
+            names = tuple(map(RAW_HEADER_NAMES.__getitem__, raw_headers[::2]))
         except KeyError:  # a name the cache does not hold yet
-            names = list(map(raw_header_name, raw_headers[::2]))
+            names = tuple(map(raw_header_name, raw_headers[::2]))
         # A name's last value, as the listener reads `host` and the body's headers.
         last = dict(zip(names, raw_values, strict=False))  # (as many names as values)
         host_header = last.get(b"host", b"").decode("latin-1")
