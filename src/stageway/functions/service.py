@@ -21,6 +21,7 @@ from stageway.functions.invocation import Invocation, InvocationResult, new_invo
 from stageway.functions.pool import FunctionPool
 from stageway.functions.watch import CodeWatcher
 from stageway.functions.worker import WorkerSettings
+from stageway.running_loop import running_loop
 
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 """Lambda keeps an idle execution environment for minutes, not forever; five here."""
@@ -131,7 +132,7 @@ class LocalRuntime:
             payload,
             client_context,
             trace_id or new_trace_id(),
-            asyncio.get_running_loop().create_future(),
+            running_loop().create_future(),
         )
         pool.submit(invocation)
         # Cancelling this await cancels the future: a queued invocation is then dropped unrun, a started one

@@ -14,6 +14,7 @@ from stageway.core.lambda_responses import parse_v1_response, parse_v2_response
 from stageway.core.stage_variables import substitute_stage_variables
 from stageway.functions import FunctionNotFound, FunctionThrottled, InvocationResult, RequestTooLarge
 from stageway.gateway.plan import LambdaPlan
+from stageway.running_loop import running_loop
 
 
 class FunctionInvoker(Protocol):
@@ -76,7 +77,7 @@ class _Deadline:
     __slots__ = ("_expired", "_task", "_timer")
 
     def __init__(self, timeout_s: float) -> None:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
