@@ -98,9 +98,13 @@ def _send(
     connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
     for name, value in headers:
         connection.putheader(name, value)
-    if body:
-        connection.putheader("Content-Length", str(len(body)))
-    connection.endheaders(body or None)
+    if any(name.lower() == "transfer-encoding" for name, _ in headers):
+        connection.endheaders()
+        connection.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    else:
+        if body and not any(name.lower() == "content-length" for name, _ in headers):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
     response = connection.getresponse()
     return response.status, response.reason, list(response.getheaders()), response.read()
 
@@ -196,9 +200,22 @@ def test_answers_and_backend_requests_are_the_pipelines(servers: Pair) -> None:
     _assert_same(servers, requests, in_lane=len(requests))
 
 
+def test_request_bodies_are_passed_on_as_the_pipeline_passes_them(servers: Pair) -> None:
+    requests = [
+        ("POST", "/echo/json", [("Content-Type", "application/json")], b'{"name": "Rex", "age": 3}'),
+        ("PUT", "/echo/binary", [("Content-Type", "application/octet-stream")], bytes(range(256)) * 40),
+        ("PATCH", "/echo/form", [("Content-Type", "application/x-www-form-urlencoded")], b"a=1&b=%20"),
+        ("DELETE", "/echo/with-body", [], b"why not"),
+        ("GET", "/echo/get-with-body", [], b"a GET may carry one"),
+        ("POST", "/echo/empty", [("Content-Length", "0")], b""),
+        ("GET", "/posted", [], b""),  # integrationMethod POST, no body: content-length 0
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
 def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair) -> None:
     requests = [
-        ("POST", "/echo/body", [("Content-Type", "text/plain")], b"a body"),  # a body
+        ("POST", "/echo/chunked", [("Transfer-Encoding", "chunked")], b"in chunks"),  # a chunked body
         ("GET", "/echo/forwarded", [("X-Forwarded-For", "10.0.0.1")], b""),  # a header the gateway extends
         ("GET", "/echo/trace", [("X-Amzn-Trace-Id", "Root=1-00000000-000000000000000000000000")], b""),
         ("GET", "/echo/via", [("Via", "1.1 proxy")], b""),
@@ -207,6 +224,11 @@ def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pa
         ("GET", "/nowhere/route", [("Host", "unknown.execute-api.localhost")], b""),  # no such API: 404
     ]
     _assert_same(servers, requests, in_lane=0)
+
+
+def test_a_body_over_the_quota_is_refused_before_the_lane(servers: Pair) -> None:
+    # Refused (413) from its content-length, before a byte of it is read; the connection closes.
+    _assert_same(servers, [("POST", "/echo/too-big", [("Content-Length", str(11 * 1024 * 1024))], b"")], in_lane=0)
 
 
 def test_failures_are_the_pipelines(servers: Pair) -> None:

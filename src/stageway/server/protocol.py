@@ -373,11 +373,13 @@ class _Connection(asyncio.Protocol):
             request = self._new_request(method, raw_path, raw_query, raw_headers, host_header, protocol)
             self._refusal = _Answer(request, self._started, False, exchange=headers_too_large(request), linger=True)
             raise _Refused
-        lane = self._lane
-        if lane is not None and method != "HEAD" and OUTSIDE_LANE.isdisjoint(last):
-            # No body to read or invite: the request is decided on once complete (`on_message_complete`).
-            self._lane_candidate = (method, raw_path, raw_query, raw_headers, names, host_header, protocol)
-            return
+        if self._lane is not None and method != "HEAD" and OUTSIDE_LANE.isdisjoint(last):
+            length = last.get(b"content-length")
+            # Nothing to invite and no body over the quota to refuse: decided on once the request is complete
+            # (`on_message_complete`). (httptools refuses a content-length that is not all digits.)
+            if length is None or int(length) <= MAX_PAYLOAD_BYTES:
+                self._lane_candidate = (method, raw_path, raw_query, raw_headers, names, host_header, protocol)
+                return
         request = self._request = self._new_request(method, raw_path, raw_query, raw_headers, host_header, protocol)
         if not _BODY_HEADERS.isdisjoint(last):
             self._announced_body(request, request.headers)
@@ -436,7 +438,9 @@ class _Connection(asyncio.Protocol):
             if not (self._busy or self._queue or self._writing_paused):  # else earlier requests first, in order
                 self._busy = True
                 assert self._lane is not None
-                if self._lane.start(self, candidate, self._parser.should_keep_alive(), self._started):
+                body = self._body
+                whole = (body[0] if len(body) == 1 else b"".join(body)) if body else b""
+                if self._lane.start(self, candidate, whole, self._parser.should_keep_alive(), self._started):
                     return
                 self._busy = False
             method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate

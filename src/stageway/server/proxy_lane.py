@@ -16,9 +16,9 @@ anything is sent and the request goes the pipeline's way:
 
 - the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping) on a stage
   without CORS or a stage access log (`StagePlan.proxy_lane`);
-- the request is not HEAD, announces no body, and sends no header that the gateway rewrites or treats
-  specially (`OUTSIDE_LANE`: hop-by-hop headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the
-  listener checks these;
+- the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
+  body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
+  headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
 - the connection has no earlier request still to answer (pipelined requests keep their order in the
   pipeline's queue) — the listener checks this too;
 - the integration URL renders to one the client can call, and the throttle answers without waiting (the
@@ -66,20 +66,19 @@ from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of
 # The pipeline's logger: an integration failure is logged as the pipeline logs it.
 log = logging.getLogger("stageway.gateway")
 
-OUTSIDE_LANE = frozenset(name.encode() for name in TWO_STEP_HEADERS | {"content-length", "expect", "transfer-encoding"})
-"""Request headers (lower-case bytes) that send a request the pipeline's way: the two-step header rules, or a
-body."""
+OUTSIDE_LANE = frozenset(name.encode() for name in TWO_STEP_HEADERS | {"expect", "transfer-encoding"})
+"""Request headers (lower-case bytes) that send a request the pipeline's way: the two-step header rules, a
+chunked body, `Expect`. (A body with a `content-length` within the quota may take the lane.)"""
 
 Candidate = tuple[str, str, str, list[bytes], tuple[bytes, ...], str, str]
 """What the listener read of a request the lane may take: (method, raw path, raw query, raw headers as
 httptools handed them over (name, value, ...), their names lower-cased, Host header, protocol)."""
 
 _RESPONSE_DROPPED = frozenset(name.encode() for name in RESPONSE_DROPPED_HEADERS | SERVER_OWNED_HEADERS)
-_REQUEST_DROPPED = frozenset({b"host"})
+_REQUEST_DROPPED = frozenset({b"host", b"content-length"})
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode() for status in HTTPStatus}
 # The methods whose empty body the HTTP client announces (`_encode_request`).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_EMPTY_BODY = b"content-length: 0\r\n"
 _REQUEST_HEAD = (
     b"%s%sx-forwarded-for: %s\r\nx-forwarded-port: %d\r\nx-forwarded-proto: http\r\nx-amzn-trace-id: %s\r\n"
     b"forwarded: %s\r\nvia: HTTP/1.1 AmazonAPIGateway\r\n%s\r\n"
@@ -109,8 +108,9 @@ class LaneListener(Protocol):
 
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
-# raw query, protocol, keep alive, sent at). A tuple rather than an object: made once per request.
-_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float]
+# raw query, protocol, keep alive, sent at, request body bytes). A tuple rather than an object: made once per
+# request.
+_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int]
 
 
 # What a request's route comes to on one plan: (stage, route, its HTTP proxy integration, backend method, the
@@ -135,7 +135,9 @@ class ProxyLane:
         it holds _MAX_RESOLVED requests (requests that are all different, such as unique query strings, cost
         what they would without it, plus a lookup and an insert)."""
 
-    def start(self, listener: LaneListener, candidate: Candidate, keep_alive: bool, started: float) -> bool:
+    def start(
+        self, listener: LaneListener, candidate: Candidate, body: bytes, keep_alive: bool, started: float
+    ) -> bool:
         """Send the request to its backend; the answer goes to `listener` when it comes. False, with nothing
         sent and no throttle token taken, when the pipeline must answer it instead. `started` is the
         `perf_counter()` the request began at, for its latency."""
@@ -158,18 +160,21 @@ class ProxyLane:
         time_epoch_ms = time_ns() // 1_000_000
         data = _REQUEST_HEAD % (
             request_line,
-            # The client's headers less `host` (the backend's own is in the request line's bytes), names
-            # lower-cased, values as sent.
+            # The client's headers less `host` (the backend's own is in the request line's bytes) and
+            # `content-length` (below), names lower-cased, values as sent.
             header_block(_REQUEST_BLOCKS, _REQUEST_DROPPED, names, raw_headers[1::2]),
             listener.source_ip_bytes,
             listener.server_port,
             trace_id(time_epoch_ms).encode(),
             forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
-            _EMPTY_BODY if backend_method in _BODY_METHODS else b"",
+            # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
+            b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
         )
+        if body:
+            data += body
         in_flight: _InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
-            protocol, keep_alive, perf_counter(),
+            protocol, keep_alive, perf_counter(), len(body),
         )
         try:
             gateway.http_client.send_lane(
@@ -251,7 +256,7 @@ class ProxyLane:
             metrics.lane_requests += 1
             stage = in_flight[4]
             key = (stage.api_id, stage.stage_name, route_key if stage.detailed_metrics else "")
-            metrics.observe_values(key, status, latency_ms, integration_latency_ms, body_bytes)
+            metrics.observe_values(key, status, latency_ms, integration_latency_ms, in_flight[12] + body_bytes)
 
 
 def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, raw_query: str) -> _Resolved:
