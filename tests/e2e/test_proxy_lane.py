@@ -13,6 +13,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
+import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -283,8 +285,6 @@ def test_metrics_are_the_pipelines(servers: Pair) -> None:
 
 def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
     # Three requests in one write: the first may take the lane, the ones behind it wait their turn.
-    import socket
-
     raw = b"".join(
         b"GET /echo/p%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % index for index in range(3)
     ) + b"GET /pets HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -298,9 +298,7 @@ def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
     assert received.count(b"HTTP/1.1 200 OK") == 4
 
 
-def test_http_1_0_keep_alive(servers: Pair) -> None:
-    import socket
-
+def test_an_http_1_0_request_is_answered_then_the_connection_closed(servers: Pair) -> None:
     with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as sock:
         sock.sendall(b"GET /pets HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         received = b""
@@ -343,3 +341,41 @@ apis:
         assert answer[0] == 404 and answer[3] == b'{"message":"Not Found"}'
         assert _lane_count(plane.admin_port) == 2
         connection.close()
+
+
+def test_a_lane_request_in_flight_finishes_on_sigterm(backend: BackendServer, tmp_path: Path) -> None:
+    (tmp_path / "api.yaml").write_text(
+        f"""
+apis:
+  drain:
+    routes:
+      GET /slow:
+        integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/slow"}}
+"""
+    )
+    admin = free_port()
+    with StagewayServer(tmp_path / "api.yaml", args=("--admin-port", str(admin))) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.putrequest("GET", "/slow?ms=800", skip_accept_encoding=True)
+        connection.endheaders()  # a keep-alive request without a body: the lane's
+        time.sleep(0.3)
+        assert server.process is not None
+        assert _lane_count(admin) == 0  # not answered yet
+        server.process.send_signal(signal.SIGTERM)
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read()) == {"slept_ms": 800}
+        assert response.getheader("connection") == "close"  # the server is closing
+        assert server.process.wait(10) == 0
+        connection.close()
+
+
+def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
+    # The client goes before its answer comes: the answer is dropped, the backend connection goes back to
+    # the pool, and the next requests are served.
+    before = _lane_count(servers.lane_admin)
+    with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as sock:
+        sock.sendall(b"GET /slow?ms=200 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    time.sleep(0.4)
+    answers = _both(servers, [("GET", "/pets", [], b"")] * 3)
+    assert all(lane[0] == 200 for lane, _ in answers)
+    assert _lane_count(servers.lane_admin) - before == 4
