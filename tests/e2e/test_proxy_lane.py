@@ -70,11 +70,14 @@ apis:
       GET /dead: dead
       GET /staged: staged
       GET /unset: unset
+      GET /limited: pets
       $default: everything
     stages:
       $default:
         autoDeploy: true
         stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+        routeSettings:
+          GET /limited: {{throttlingRateLimit: 0.01, throttlingBurstLimit: 1}}
       prod:
         autoDeploy: true
         stageVariables: {{target: "127.0.0.1:{backend.port}"}}
@@ -228,6 +231,12 @@ def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pa
     _assert_same(servers, requests, in_lane=0)
 
 
+def test_a_throttled_request_gets_the_pipelines_429(servers: Pair) -> None:
+    # The route's bucket holds one token: the first request takes the lane, the second is refused (429) by
+    # the pipeline, which the lane leaves it to.
+    _assert_same(servers, [("GET", "/limited", [], b""), ("GET", "/limited", [], b"")], in_lane=1)
+
+
 def test_a_body_over_the_quota_is_refused_before_the_lane(servers: Pair) -> None:
     # Refused (413) from its content-length, before a byte of it is read; the connection closes.
     _assert_same(servers, [("POST", "/echo/too-big", [("Content-Length", str(11 * 1024 * 1024))], b"")], in_lane=0)
@@ -379,3 +388,56 @@ def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
     answers = _both(servers, [("GET", "/pets", [], b"")] * 3)
     assert all(lane[0] == 200 for lane, _ in answers)
     assert _lane_count(servers.lane_admin) - before == 4
+
+
+def test_a_bug_while_answering_costs_only_that_connection(
+    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from stageway.server import proxy_lane
+    from stageway.server.protocol import DataPlaneServer
+    from stageway.server.serve import Node, ServeOptions
+
+    (tmp_path / "api.yaml").write_text(
+        f"""
+apis:
+  bug:
+    routes:
+      GET /pets:
+        integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
+"""
+    )
+    node = Node(ServeOptions(files=[tmp_path / "api.yaml"], store_url="memory://", admin_port=None, access_log=False))
+    node.apply_files(deploy_all_stages=True)
+    node.refresh()
+    port = free_port()
+    server = DataPlaneServer(node.app, "127.0.0.1", port)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        broken = {"left": 1}
+        pass_on = proxy_lane.ProxyLane._pass_on
+
+        def once_broken(self: object, in_flight: object, connection: object) -> None:
+            if broken["left"]:
+                broken["left"] -= 1
+                raise RuntimeError("a bug")
+            pass_on(self, in_flight, connection)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(proxy_lane.ProxyLane, "_pass_on", once_broken)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /pets HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(65536) == b""  # closed without an answer
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert _send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
+        connection.close()
+    finally:
+        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+        thread.join(10)
+        loop.close()

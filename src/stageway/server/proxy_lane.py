@@ -106,6 +106,10 @@ class LaneListener(Protocol):
         """The answer is written and recorded: go on with the connection's next request, or close."""
         ...
 
+    def abort(self) -> None:
+        """Close the connection at once (a bug while answering)."""
+        ...
+
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
 # raw query, protocol, keep alive, sent at, request body bytes). A tuple rather than an object: made once per
@@ -193,9 +197,17 @@ class ProxyLane:
         return resolved
 
     def _answered(self, in_flight: _InFlight, connection: LaneConnection | None, error: BaseException | None) -> None:
-        if connection is None:
-            self._fail(in_flight, error)
-            return
+        try:
+            if connection is None:
+                self._fail(in_flight, error)
+            else:
+                self._pass_on(in_flight, connection)
+        except Exception:  # a bug in answering costs this client connection, never the backend's or the listener
+            log.exception("failed to answer request %s", in_flight[1])
+            in_flight[0].abort()
+
+    def _pass_on(self, in_flight: _InFlight, connection: LaneConnection) -> None:
+        """The backend's answer to the client, as the pipeline and the listener would write it."""
         integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
         listener = in_flight[0]
         body = connection.body
