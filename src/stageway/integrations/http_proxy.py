@@ -506,8 +506,8 @@ class HttpProxyClient:
     ) -> None:
         """`send_to` for the proxy lane: `data` is the whole request, already encoded (not HEAD); it goes out now
         on an idle lane connection (else once a new one is open), and `answered(context, ...)` gets the
-        connection holding the response as bytes, unfiltered, or the failure `send_to` would raise. Timeouts, failures and the
-        retry of a stale pooled connection follow `send_to`'s rules."""
+        connection holding the response as bytes, unfiltered, or the failure `send_to` would raise.
+        Timeouts, failures and the retry of a stale pooled connection follow `send_to`'s rules."""
         loop = self._loop
         if loop is None or not loop.is_running():
             loop = self._running_loop()
