@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.backend import BackendServer, start_backend
+from tests.support.backend import BackendServer
 from tests.support.control import ControlPlane, start_control_plane
 from tests.support.stageway_server import http
 
@@ -24,12 +24,6 @@ pytest.importorskip("awscli", reason="the AWS CLI (awscli from PyPI) is a dev de
 def plane() -> Iterator[ControlPlane]:
     with start_control_plane() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 def aws(plane: ControlPlane, *args: str) -> Any:

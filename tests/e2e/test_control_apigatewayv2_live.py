@@ -14,17 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.backend import BackendServer, start_backend
+from tests.support.backend import BackendServer
 from tests.support.control import ControlPlane, start_control_plane
 from tests.support.stageway_server import http
 
 LIVE_WITHIN_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])

@@ -12,15 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.backend import BackendServer, start_backend
+from tests.support.backend import BackendServer
 from tests.support.control import ControlPlane, start_control_plane
 from tests.support.stageway_server import http
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

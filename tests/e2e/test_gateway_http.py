@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.backend import BackendServer, start_backend
+from tests.support.backend import BackendServer
 from tests.support.stageway_server import StagewayServer, free_port, http
 
 ROUTES = ["GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /{proxy+}", "$default"]
@@ -30,12 +30,6 @@ def _echo_integration(backend: str, name: str) -> str:
         integrationUri: {backend}/echo/{name}
         integrationMethod: ANY
         timeoutInMillis: 2000"""
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,12 +23,6 @@ from stageway.integrations.http_proxy import MAX_RESPONSE_BODY, HttpProxyClient
 from tests.support.backend import GZIP_BODY, BackendServer, start_backend
 
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 def run(scenario: Callable[[HttpProxyClient], Awaitable[T]], client: HttpProxyClient | None = None) -> T:

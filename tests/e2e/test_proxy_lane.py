@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.backend import BackendServer, start_backend
+from tests.support.backend import BackendServer
 from tests.support.control import start_control_plane
 from tests.support.stageway_server import StagewayServer, free_port
 
@@ -34,12 +34,6 @@ class Pair:
     pipeline: StagewayServer
     lane_admin: int
     pipeline_admin: int
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[BackendServer]:
-    with start_backend() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
