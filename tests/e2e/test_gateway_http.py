@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -279,15 +280,24 @@ apis:
     result: dict[str, object] = {}
 
     def slow_call() -> None:
+        # urllib sends `Connection: close`: the pipeline answers it.
         result["status"] = http("GET", server.url + "/slow?ms=800")[0]
 
     caller = threading.Thread(target=slow_call)
     caller.start()
+    # A keep-alive request without a body: the proxy lane answers it (tests/e2e/test_proxy_lane.py).
+    lane_call = HTTPConnection("127.0.0.1", server.port, timeout=10)
+    lane_call.putrequest("GET", "/slow?ms=800", skip_accept_encoding=True)
+    lane_call.endheaders()
     time.sleep(0.3)
     assert server.process is not None
     server.process.send_signal(signal.SIGTERM)
     caller.join(10)
     assert result.get("status") == 200
+    lane_answer = lane_call.getresponse()
+    assert lane_answer.status == 200 and json.loads(lane_answer.read()) == {"slept_ms": 800}
+    assert lane_answer.getheader("connection") == "close"  # the server is closing
+    lane_call.close()
     assert server.process.wait(10) == 0
 
 
