@@ -74,6 +74,27 @@ apis:
       prod:
         autoDeploy: true
         stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+  corsy:
+    id: corsy00001
+    corsConfiguration:
+      allowOrigins: ["https://example.com", "https://*.example.org"]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-custom]
+      exposeHeaders: [x-kept]
+      allowCredentials: true
+      maxAge: 60
+    integrations:
+      echo: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/{{proxy}}"}}
+      tests: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/test/{{proxy}}"}}
+      dead: {{integrationType: HTTP_PROXY, integrationUri: "http://127.0.0.1:{dead_port}/nothing"}}
+      slow: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/slow", timeoutInMillis: 300}}
+    routes:
+      ANY /echo/{{proxy+}}: echo
+      GET /test/{{proxy+}}: tests
+      GET /dead: dead
+      GET /slow: slow
+    stages:
+      $default: {{autoDeploy: true}}
 """
     )
     lane_admin, pipeline_admin = free_port(), free_port()
@@ -220,6 +241,39 @@ def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pa
         ("GET", "/echo/te", [("TE", "trailers")], b""),  # hop-by-hop
         ("GET", "/unset", [], b""),  # a URL that does not render: 500
         ("GET", "/nowhere/route", [("Host", "unknown.execute-api.localhost")], b""),  # no such API: 404
+    ]
+    _assert_same(servers, requests, in_lane=0)
+
+
+CORS_HOST = ("Host", "corsy00001.execute-api.localhost")
+
+
+def test_cors_headers_are_the_pipelines(servers: Pair) -> None:
+    origin = ("Origin", "https://example.com")
+    requests = [
+        ("GET", "/echo/a", [CORS_HOST, origin], b""),
+        ("GET", "/echo/b", [CORS_HOST, ("Origin", "https://api.example.org")], b""),  # a wildcard origin
+        ("GET", "/echo/c", [CORS_HOST, ("Origin", "https://evil.example.net")], b""),  # not allowed: none
+        ("GET", "/echo/d", [CORS_HOST, origin, ("Origin", "https://example.com")], b""),  # repeated: joined
+        ("GET", "/echo/e", [CORS_HOST], b""),  # no Origin: no CORS headers, on bytes
+        ("POST", "/echo/f", [CORS_HOST, origin, ("Content-Type", "application/json")], b"{}"),
+        ("GET", "/test/cors-headers", [CORS_HOST, origin], b""),  # the backend's CORS headers are replaced
+        ("GET", "/test/cors-headers", [CORS_HOST], b""),  # ... and kept without Origin
+        ("GET", "/dead", [CORS_HOST, origin], b""),  # an error answer gets CORS headers too
+        ("GET", "/slow?ms=1000", [CORS_HOST, origin], b""),
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
+def test_a_preflight_is_the_pipelines(servers: Pair) -> None:
+    requests = [
+        (
+            "OPTIONS",
+            "/echo/a",
+            [CORS_HOST, ("Origin", "https://example.com"), ("Access-Control-Request-Method", "POST")],
+            b"",
+        ),
+        ("OPTIONS", "/echo/b", [CORS_HOST, ("Origin", "https://example.com")], b""),  # not a preflight
     ]
     _assert_same(servers, requests, in_lane=0)
 

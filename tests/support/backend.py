@@ -22,6 +22,7 @@ their own loop can both call it. Routes besides the pet store's (`/pets`, `/echo
     GET /test/interim               a 103 Early Hints, then the answer
     GET /test/huge-length           announces a body over the 10 MB quota
     GET /test/connection-tokens     a `connection` header naming another header to drop
+    GET /test/cors-headers          CORS headers of the backend's own (a gateway with CORS replaces them)
     GET /test/extra-response        answers `ok`, then a second, unrequested response on the same connection
     ANY /test/drop-reused           answers on a fresh connection, closes unanswered on a reused one
                                     (a backend closing an idle keep-alive connection as it is reused)
@@ -158,6 +159,12 @@ def misbehaving_routes(request: Request) -> Response | Awaitable[Response] | Non
     if path == "/test/connection-tokens":
         return Response(
             200, [("Connection", "keep-alive, X-Hop"), ("X-Hop", "dropped"), ("X-Kept", "kept")], b"tokens"
+        )
+    if path == "/test/cors-headers":
+        return Response(
+            200,
+            [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "x-backend"), ("X-Kept", "kept")],
+            b"cors",
         )
     if path == "/test/garbage":
         return RawResponse(close=True, raw=b"this is not HTTP at all\r\n\r\n")

@@ -99,9 +99,9 @@ def test_an_authorizer_keeps_a_route_out_of_the_proxy_lane() -> None:
     assert route(stage, "GET", "/a").plain_proxy is not None
 
 
-def test_cors_or_a_stage_access_log_keeps_the_stage_out_of_the_proxy_lane() -> None:
+def test_a_stage_access_log_keeps_the_stage_out_of_the_proxy_lane_and_cors_does_not() -> None:
     document = snapshot(request_parameters=None)
     document["api"]["corsConfiguration"] = {"allowOrigins": ["https://example.com"]}
-    assert not Compiler().compile_stage("api1", STAGE, document).proxy_lane
+    assert Compiler().compile_stage("api1", STAGE, document).proxy_lane
     logged = {**STAGE, "accessLogSettings": {"destinationArn": "stdout", "format": "$context.requestId"}}
     assert not Compiler().compile_stage("api1", logged, snapshot(request_parameters=None)).proxy_lane

@@ -177,6 +177,11 @@ class CorsPolicy:
             self._by_origin[request_origin] = headers
         return headers
 
+    def answer_headers(self, headers: list[tuple[str, str]], request_origin: str) -> list[tuple[str, str]]:
+        """A non-preflight answer's headers for a request that carries `Origin`: the integration's without its
+        CORS headers, then the configured ones (spec §6.2)."""
+        return [*self.strip_backend_headers(headers), *self.response_headers(request_origin)]
+
     @staticmethod
     def strip_backend_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The integration's response headers without its CORS headers (AWS: "If you configure CORS for

@@ -283,7 +283,7 @@ def _add_cors_headers(exchange: Exchange, cors: CorsPolicy) -> None:
     if origin is None:
         return
     response = exchange.response
-    response.headers = [*cors.strip_backend_headers(response.headers), *cors.response_headers(origin)]
+    response.headers = cors.answer_headers(response.headers, origin)
 
 
 def _forwarded_path(request: IncomingRequest, route: RouteContext) -> str:

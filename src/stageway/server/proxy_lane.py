@@ -1,12 +1,12 @@
 """The proxy lane: a plain HTTP_PROXY route answered on bytes, from the listener's and the backend
 connection's callbacks.
 
-Most proxied requests need little of the pipeline: no authorizer, no parameter mapping, no CORS, no stage
-access log. For them the pipeline's objects (the request's text headers, the route context, the exchange,
+Most proxied requests need little of the pipeline: no authorizer, no parameter mapping, no stage access
+log. For them the pipeline's objects (the request's text headers, the route context, the exchange,
 the response and its header list, a task woken per request) cost more CPU than the gateway's work itself:
 `make bench` measured 48 µs per proxied request through the pipeline, 26 µs for bench/lean_proxy.py doing
 the gateway's work on bytes, and 32 µs through this lane (README, Benchmarks). The lane does the same work on the bytes the listener read: selection and route match on the compiled plan,
-the throttle check, a request id and a trace id, the backend's request head (the headers
+the throttle check, a request id and a trace id, CORS headers, the backend's request head (the headers
 `direct_backend_headers` sends, in its order), the backend's answer filtered as `backend_response_headers`
 and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`, the metrics and the
 node's access-log line.
@@ -15,7 +15,8 @@ It takes a request only when it is sure to give the pipeline's answer; otherwise
 anything is sent and the request goes the pipeline's way:
 
 - the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping) on a stage
-  without CORS or a stage access log (`StagePlan.proxy_lane`);
+  without a stage access log (`StagePlan.proxy_lane`); with CORS configured, not OPTIONS (preflights are the
+  pipeline's);
 - the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
   body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
   headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
@@ -27,8 +28,9 @@ anything is sent and the request goes the pipeline's way:
 Once the request is sent, what goes wrong is answered as the pipeline answers it: a timeout is 503, a
 connection or protocol failure 500, a stale pooled connection is retried once on a new one (the client's
 `send_lane` follows `send_to`'s rules), with the pipeline's log line and access-log error. A backend answer
-the lane cannot pass on as bytes (a `connection` header, whose tokens name more headers to drop) goes
-through the pipeline's filter and the listener's encoder.
+the lane cannot pass on as bytes (a `connection` header, whose tokens name more headers to drop, or CORS
+headers to put in place of the backend's for a request with `Origin`) goes through the pipeline's filters
+and the listener's encoder.
 
 Header values need no line-break check here, unlike the pipeline's (where mappings and functions make
 values): httptools refuses a CR or LF inside a value on both sides (tests/unit/test_proxy_lane_rules.py pins it).
@@ -112,9 +114,9 @@ class LaneListener(Protocol):
 
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
-# raw query, protocol, keep alive, sent at, request body bytes). A tuple rather than an object: made once per
-# request.
-_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int]
+# raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS). A tuple
+# rather than an object: made once per request.
+_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None]
 
 
 # What a request's route comes to on one plan: (stage, route, its HTTP proxy integration, backend method, the
@@ -158,6 +160,12 @@ class ProxyLane:
         if not resolved:
             return False
         stage, route, proxy, backend_method, request_line, backend, host = resolved
+        origin = None
+        if stage.cors is not None:
+            if method == "OPTIONS":
+                return False  # a preflight is answered by the pipeline, before routing
+            if b"origin" in names:  # all its values joined with ",", as `IncomingRequest.header` joins them
+                origin = ",".join([value.decode("latin-1") for name, value in zip(names, raw_headers[1::2], strict=False) if name == b"origin"])
         if not gateway.throttler.admit_now(route.throttle_limits, monotonic()):
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
@@ -178,7 +186,7 @@ class ProxyLane:
             data += body
         in_flight: _InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
-            protocol, keep_alive, perf_counter(), len(body),
+            protocol, keep_alive, perf_counter(), len(body), origin,
         )
         try:
             gateway.http_client.send_lane(
@@ -214,10 +222,15 @@ class ProxyLane:
         status = connection.status
         names = connection.names
         values = connection.raw_headers[1::2]
-        if b"connection" in names:  # (rare: one pass over a few names)
-            # Its tokens name more headers to drop: the pipeline's filter, the listener's encoder.
-            headers = list(zip(map(_latin_1, names), map(_latin_1, values), strict=True))
-            response = GatewayResponse(status, backend_response_headers(headers), body)
+        origin = in_flight[13]
+        if origin is not None or b"connection" in names:
+            # A `connection` header's tokens name more headers to drop; CORS headers replace the backend's: the
+            # pipeline's filters, the listener's encoder.
+            headers = backend_response_headers(zip(map(_latin_1, names), map(_latin_1, values), strict=True))
+            cors = in_flight[4].cors
+            if origin is not None and cors is not None:
+                headers = cors.answer_headers(headers, origin)
+            response = GatewayResponse(status, headers, body)
             keep_alive = listener.lane_write_response(response, in_flight[1], in_flight[10], in_flight[9])
         else:
             head = b"%s%s%scontent-length: %d\r\napigw-requestid: %s\r\n" % (
@@ -239,6 +252,9 @@ class ProxyLane:
             log.error("request %s failed", request_id, exc_info=error)
             error = InternalServerError()
         response = error.to_response()
+        origin, cors = in_flight[13], in_flight[4].cors
+        if origin is not None and cors is not None:
+            response.headers = cors.answer_headers(response.headers, origin)
         log.info("%s %s -> %s: %s", request_id, in_flight[5], error.status, error.detail)
         listener = in_flight[0]
         keep_alive = listener.lane_write_response(response, request_id, in_flight[10], in_flight[9])
@@ -272,8 +288,8 @@ class ProxyLane:
 
 
 def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, raw_query: str) -> _Resolved:
-    """Where a request goes on `plan`, when the lane may take it: a plain proxy route on a stage without CORS
-    or a stage access log, with a URL the client can call (else the pipeline answers, with its 500)."""
+    """Where a request goes on `plan`, when the lane may take it: a plain proxy route on a stage without a
+    stage access log, with a URL the client can call (else the pipeline answers, with its 500)."""
     host = host_of(host_header)
     selection = select(plan, host, raw_path)
     if selection is None or not selection.stage.proxy_lane:
