@@ -35,6 +35,24 @@ class Pair:
     pipeline_admin: int
 
 
+# Every `$context` variable a stage access-log line can hold for an HTTP proxy route (spec §10).
+STAGE_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",'
+    '"httpMethod":"$context.httpMethod","path":"$context.path","protocol":"$context.protocol",'
+    '"routeKey":"$context.routeKey","stage":"$context.stage","apiId":"$context.apiId",'
+    '"accountId":"$context.accountId","domainName":"$context.domainName","domainPrefix":"$context.domainPrefix",'
+    '"sourceIp":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent",'
+    '"status":"$context.status","responseLength":"$context.responseLength",'
+    '"dataProcessed":"$context.dataProcessed","integrationStatus":"$context.integrationStatus",'
+    '"integration.status":"$context.integration.status","error":"$context.error.message",'
+    '"integrationError":"$context.integrationErrorMessage","integration.error":"$context.integration.error",'
+    '"requestTime":"$context.requestTime","requestTimeEpoch":"$context.requestTimeEpoch",'
+    '"responseLatency":"$context.responseLatency","integrationLatency":"$context.integrationLatency",'
+    '"basePath":"$context.customDomain.basePathMatched","authorizerError":"$context.authorizer.error",'
+    '"errorType":"$context.error.responseType","awsEndpointRequestId":"$context.awsEndpointRequestId"}'
+)
+
+
 @pytest.fixture(scope="module")
 def servers(backend: BackendServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("lane")
@@ -74,6 +92,9 @@ apis:
       prod:
         autoDeploy: true
         stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+        accessLogSettings:
+          destinationArn: stdout
+          format: '{STAGE_LOG_FORMAT}'
   corsy:
     id: corsy00001
     corsConfiguration:
@@ -323,6 +344,51 @@ def test_access_log_lines_are_the_pipelines(servers: Pair) -> None:
 
     assert lines(servers.lane) == lines(servers.pipeline)
     assert len(lines(servers.lane)) == 3
+
+
+def test_stage_access_log_lines_are_the_pipelines(servers: Pair) -> None:
+    requests = [
+        ("GET", "/prod/echo/logged?x=1", [("User-Agent", "lane-test/1.0")], b""),
+        ("POST", "/prod/echo/logged-body", [("Content-Type", "text/plain")], b"twelve bytes"),
+        ("GET", "/prod/echo/%2E%2E/a%20b", [], b""),
+    ]
+    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    _assert_same(servers, requests, in_lane=len(requests))
+    time.sleep(0.3)  # access logs are written in batches
+
+    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
+        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
+        for line in found:  # what differs between two servers by design
+            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
+                        "integrationLatency"):
+                line[key] = "<varies>"
+        return found
+
+    lane_lines, pipeline_lines = new_lines("lane", servers.lane), new_lines("pipeline", servers.pipeline)
+    assert len(lane_lines) == len(requests)
+    assert lane_lines == pipeline_lines
+
+
+def test_stage_access_log_lines_of_failures_are_the_pipelines(servers: Pair) -> None:
+    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    _both(servers, [("GET", "/prod/staged", [], b""), ("GET", "/prod/dead", [], b""), ("GET", "/prod/slow?ms=1000", [], b"")])
+    time.sleep(0.3)
+
+    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
+        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
+        for line in found:
+            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
+                        "integrationLatency"):
+                line[key] = "<varies>"
+        return found
+
+    lane_lines = new_lines("lane", servers.lane)
+    assert [line["status"] for line in lane_lines] == ["200", "500", "503"]
+    assert lane_lines == new_lines("pipeline", servers.pipeline)
+
+
+def _stage_lines(server: StagewayServer) -> list[str]:
+    return [line for line in server.log().splitlines() if line.startswith('{"requestId"')]
 
 
 def test_metrics_are_the_pipelines(servers: Pair) -> None:

@@ -85,7 +85,6 @@ def test_only_plain_http_proxy_routes_may_take_the_proxy_lane() -> None:
     stage = Compiler().compile_stage(
         "api1", STAGE, snapshot(request_parameters={"overwrite:header.x-stage": "$context.stage"})
     )
-    assert stage.proxy_lane  # no CORS, no stage access log
     plain = route(stage, "GET", "/c")
     assert isinstance(plain.plain_proxy, HttpProxyPlan) and plain.plain_proxy is plain.integration
     assert route(stage, "GET", "/a").plain_proxy is None  # parameter mapping
@@ -97,11 +96,3 @@ def test_an_authorizer_keeps_a_route_out_of_the_proxy_lane() -> None:
     stage = Compiler().compile_stage("api1", STAGE, document)
     assert route(stage, "GET", "/c").plain_proxy is None
     assert route(stage, "GET", "/a").plain_proxy is not None
-
-
-def test_a_stage_access_log_keeps_the_stage_out_of_the_proxy_lane_and_cors_does_not() -> None:
-    document = snapshot(request_parameters=None)
-    document["api"]["corsConfiguration"] = {"allowOrigins": ["https://example.com"]}
-    assert Compiler().compile_stage("api1", STAGE, document).proxy_lane
-    logged = {**STAGE, "accessLogSettings": {"destinationArn": "stdout", "format": "$context.requestId"}}
-    assert not Compiler().compile_stage("api1", logged, snapshot(request_parameters=None)).proxy_lane

@@ -92,7 +92,7 @@ class Gateway:
             if preflight is not None:
                 exchange = Exchange(request, preflight, stage=stage)
                 if stage.access_log is not None:
-                    self._write_stage_log(exchange, stage.access_log, started)
+                    self.write_stage_log(exchange, stage.access_log, started)
                 return exchange
         match = stage.matcher.match(request.method, selection.route_raw_path)
         if match is None:
@@ -101,7 +101,7 @@ class Gateway:
             if cors is not None:
                 _add_cors_headers(exchange, cors)
             if stage.access_log is not None:
-                self._write_stage_log(exchange, stage.access_log, started)
+                self.write_stage_log(exchange, stage.access_log, started)
             return exchange
         target = match.target
         route = RouteContext(
@@ -142,10 +142,10 @@ class Gateway:
         if cors is not None:
             _add_cors_headers(exchange, cors)
         if stage.access_log is not None:
-            self._write_stage_log(exchange, stage.access_log, started)
+            self.write_stage_log(exchange, stage.access_log, started)
         return exchange
 
-    def _write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, started: float) -> None:
+    def write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, started: float) -> None:
         """One line in the stage's own format (spec §10); written only for requests that reached a stage.
         `started` is `handle`'s start."""
         sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None

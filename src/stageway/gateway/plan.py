@@ -116,11 +116,6 @@ class StagePlan:
     cors: CorsPolicy | None = None
     """The deployed API's corsConfiguration: preflights answered, CORS headers added (spec §6)."""
     access_log: AccessLogPlan | None = None
-    proxy_lane: bool = field(init=False, repr=False, compare=False)
-    """No stage access log: the stage's plain proxy routes may take the listener's proxy lane."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "proxy_lane", self.access_log is None)
 
 
 @dataclass(frozen=True, slots=True)

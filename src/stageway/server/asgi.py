@@ -49,8 +49,11 @@ def new_request(
     server_port: int,
     scheme: str = "http",
     protocol: str = "HTTP/1.1",
+    request_id: str = "",
+    time_epoch_ms: int = 0,
 ) -> IncomingRequest:
-    """The request as the pipeline sees it, with a new request id and the time it arrived; body to come."""
+    """The request as the pipeline sees it, with a new request id and the time it arrived (unless given);
+    body to come."""
     return IncomingRequest(
         method=method,
         raw_path=raw_path,
@@ -58,8 +61,8 @@ def new_request(
         headers=headers,
         body=b"",
         source_ip=source_ip,
-        request_id=new_request_id(),
-        time_epoch_ms=time_ns() // 1_000_000,
+        request_id=request_id or new_request_id(),
+        time_epoch_ms=time_epoch_ms or time_ns() // 1_000_000,
         host=host_of(host_header),
         scheme=scheme,
         server_port=server_port,

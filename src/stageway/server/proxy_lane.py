@@ -1,22 +1,20 @@
 """The proxy lane: a plain HTTP_PROXY route answered on bytes, from the listener's and the backend
 connection's callbacks.
 
-Most proxied requests need little of the pipeline: no authorizer, no parameter mapping, no stage access
-log. For them the pipeline's objects (the request's text headers, the route context, the exchange,
+Most proxied requests need little of the pipeline: no authorizer, no parameter mapping. For them the pipeline's objects (the request's text headers, the route context, the exchange,
 the response and its header list, a task woken per request) cost more CPU than the gateway's work itself:
 `make bench` measured 48 µs per proxied request through the pipeline, 26 µs for bench/lean_proxy.py doing
 the gateway's work on bytes, and 32 µs through this lane (README, Benchmarks). The lane does the same work on the bytes the listener read: selection and route match on the compiled plan,
 the throttle check, a request id and a trace id, CORS headers, the backend's request head (the headers
 `direct_backend_headers` sends, in its order), the backend's answer filtered as `backend_response_headers`
-and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`, the metrics and the
-node's access-log line.
+and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`, the metrics, the node's
+access-log line, and the stage's access-log line (from the pipeline's own objects, made for it afterwards).
 
 It takes a request only when it is sure to give the pipeline's answer; otherwise it declines before
 anything is sent and the request goes the pipeline's way:
 
-- the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping) on a stage
-  without a stage access log (`StagePlan.proxy_lane`); with CORS configured, not OPTIONS (preflights are the
-  pipeline's);
+- the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping); with CORS
+  configured, the request is not OPTIONS (preflights are the pipeline's);
 - the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
   body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
   headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
@@ -48,7 +46,7 @@ from typing import Literal, Protocol
 from stageway.core.clock import date_header_line
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import trace_id
-from stageway.core.http import GatewayResponse
+from stageway.core.http import GatewayResponse, RouteContext, raw_header_names
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
     TWO_STEP_HEADERS,
@@ -59,11 +57,12 @@ from stageway.core.http_proxy import (
     parse_backend_url,
 )
 from stageway.core.ids import new_request_id
+from stageway.gateway.exchange import Exchange
 from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import LaneConnection
 from stageway.server.access_log import line_of
-from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of
+from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of, new_request
 
 # The pipeline's logger: an integration failure is logged as the pipeline logs it.
 log = logging.getLogger("stageway.gateway")
@@ -113,16 +112,21 @@ class LaneListener(Protocol):
         ...
 
 
-# A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
-# raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS). A tuple
-# rather than an object: made once per request.
-_InFlight = tuple[LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None]
-
-
 # What a request's route comes to on one plan: (stage, route, its HTTP proxy integration, backend method, the
-# backend request's line and `host` header, the backend URL, the Host header without its port); False when
-# the lane declines the route.
-_Resolved = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl, str] | Literal[False]
+# backend request's line and `host` header, the backend URL, the Host header without its port, the path
+# parameters, the path routes were matched against, the API mapping key); False when the lane declines.
+_Route = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl, str, dict[str, str], str, str | None]
+_Resolved = _Route | Literal[False]
+
+# A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
+# raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
+# the stage has an access log what its line is made from: the route, the raw headers and the body). A tuple
+# rather than an object: made once per request.
+_Logged = tuple[_Route, list[bytes], bytes]
+_InFlight = tuple[
+    LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
+]
+
 
 
 class ProxyLane:
@@ -159,7 +163,7 @@ class ProxyLane:
             resolved = self._resolve(plan, key)
         if not resolved:
             return False
-        stage, route, proxy, backend_method, request_line, backend, host = resolved
+        stage, route, proxy, backend_method, request_line, backend, host = resolved[:7]
         origin = None
         if stage.cors is not None:
             if method == "OPTIONS":
@@ -187,6 +191,7 @@ class ProxyLane:
         in_flight: _InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
             protocol, keep_alive, perf_counter(), len(body), origin,
+            None if stage.access_log is None else (resolved, raw_headers, body),
         )
         try:
             gateway.http_client.send_lane(
@@ -241,6 +246,10 @@ class ProxyLane:
                 in_flight[1].encode(),
             )
             keep_alive = listener.lane_write(head, body, in_flight[10], in_flight[9])
+            response = None
+        if in_flight[14] is not None:
+            logged = response or GatewayResponse(status, [], body)  # (a log line reads no response header)
+            self._write_stage_log(in_flight, logged, status, integration_latency_ms)
         self._record(in_flight, status, len(body), integration_latency_ms, "")
         listener.lane_done(keep_alive)
 
@@ -258,8 +267,66 @@ class ProxyLane:
         log.info("%s %s -> %s: %s", request_id, in_flight[5], error.status, error.detail)
         listener = in_flight[0]
         keep_alive = listener.lane_write_response(response, request_id, in_flight[10], in_flight[9])
+        if in_flight[14] is not None:
+            self._write_stage_log(in_flight, response, None, integration_latency_ms, error)
         self._record(in_flight, response.status, len(response.body), integration_latency_ms, error.detail)
         listener.lane_done(keep_alive)
+
+    def _write_stage_log(
+        self,
+        in_flight: _InFlight,
+        response: GatewayResponse,
+        integration_status: int | None,
+        integration_latency_ms: float,
+        error: GatewayError | None = None,
+    ) -> None:
+        """The stage's access-log line, from the objects the pipeline would have made for the request: a
+        format may name any `$context` variable (spec §10)."""
+        logged = in_flight[14]
+        assert logged is not None
+        route_info, raw_headers, body = logged
+        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
+        listener = in_flight[0]
+        plan = self._gateway.plan
+        names = raw_header_names(raw_headers[::2])
+        request = new_request(
+            in_flight[6],
+            in_flight[7],
+            in_flight[8],
+            list(zip(map(_latin_1, names), map(_latin_1, raw_headers[1::2]), strict=True)),
+            host,
+            source_ip=listener.source_ip,
+            server_port=listener.server_port,
+            protocol=in_flight[9],
+            request_id=in_flight[1],
+            time_epoch_ms=in_flight[2],
+        )
+        request.body = body
+        context = RouteContext(
+            api_id=stage.api_id,
+            account_id=plan.account_id,
+            region=plan.region,
+            stage=stage.stage_name,
+            route_key=route.route_key,
+            path_parameters=path_parameters,
+            stage_variables=stage.stage_variables,
+            stage_raw_path=in_flight[7],
+            route_raw_path=route_raw_path,
+            domain_name=host,
+            mapping_key=mapping_key,
+        )
+        exchange = Exchange(
+            request,
+            response,
+            context,
+            stage,
+            integration_status=integration_status,
+            integration_latency_ms=integration_latency_ms,
+            error_message=error.message if error is not None else "",
+            integration_error=error.detail if error is not None else "",
+        )
+        assert stage.access_log is not None
+        self._gateway.write_stage_log(exchange, stage.access_log, in_flight[3])
 
     def _record(
         self, in_flight: _InFlight, status: int, body_bytes: int, integration_latency_ms: float, error: str
@@ -288,11 +355,11 @@ class ProxyLane:
 
 
 def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, raw_query: str) -> _Resolved:
-    """Where a request goes on `plan`, when the lane may take it: a plain proxy route on a stage without a
-    stage access log, with a URL the client can call (else the pipeline answers, with its 500)."""
+    """Where a request goes on `plan`, when the lane may take it: a plain proxy route with a URL the client
+    can call (else the pipeline answers, with its 500)."""
     host = host_of(host_header)
     selection = select(plan, host, raw_path)
-    if selection is None or not selection.stage.proxy_lane:
+    if selection is None:
         return False
     stage = selection.stage
     match = stage.matcher.match(method, selection.route_raw_path)
@@ -312,7 +379,10 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         line = f"{backend_method} {backend.target} HTTP/1.1\r\nhost: {backend.authority}\r\n".encode("latin-1")
     except UnicodeEncodeError:  # (`parse_backend_url` quotes a target to ASCII: not expected)
         return False
-    return stage, match.target, proxy, backend_method, line, backend, host
+    return (
+        stage, match.target, proxy, backend_method, line, backend, host, match.path_parameters,
+        selection.route_raw_path, selection.mapping_key,
+    )
 
 
 _Block = tuple[bytes, Callable[[list[bytes]], tuple[bytes, ...]]]
