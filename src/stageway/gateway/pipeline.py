@@ -34,6 +34,7 @@ from stageway.gateway.plan import (
     HttpProxyPlan,
     LambdaPlan,
     RoutePlan,
+    StagePlan,
 )
 from stageway.gateway.selection import select
 from stageway.gateway.stage_log import render_line
@@ -104,18 +105,15 @@ class Gateway:
                 self.write_stage_log(exchange, stage.access_log, started)
             return exchange
         target = match.target
-        route = RouteContext(
-            api_id=stage.api_id,
-            account_id=plan.account_id,
-            region=plan.region,
-            stage=stage.stage_name,
-            route_key=match.route_key,
-            path_parameters=match.path_parameters,
-            stage_variables=stage.stage_variables,
-            stage_raw_path=request.raw_path,
-            route_raw_path=selection.route_raw_path,
-            domain_name=request.host,
-            mapping_key=selection.mapping_key,
+        route = route_context(
+            plan,
+            stage,
+            match.route_key,
+            match.path_parameters,
+            request.raw_path,
+            selection.route_raw_path,
+            request.host,
+            selection.mapping_key,
         )
         exchange = Exchange(request, _PLACEHOLDER, route, stage)
         try:
@@ -274,6 +272,33 @@ class Gateway:
 
 
 _PLACEHOLDER = GatewayResponse(500)
+
+
+def route_context(
+    plan: GatewayPlan,
+    stage: StagePlan,
+    route_key: str,
+    path_parameters: dict[str, str],
+    stage_raw_path: str,
+    route_raw_path: str,
+    domain_name: str,
+    mapping_key: str | None,
+) -> RouteContext:
+    """Where a request was routed, as integrations, mappings and logs see it (also the proxy lane's, for a
+    stage access-log line)."""
+    return RouteContext(
+        api_id=stage.api_id,
+        account_id=plan.account_id,
+        region=plan.region,
+        stage=stage.stage_name,
+        route_key=route_key,
+        path_parameters=path_parameters,
+        stage_variables=stage.stage_variables,
+        stage_raw_path=stage_raw_path,
+        route_raw_path=route_raw_path,
+        domain_name=domain_name,
+        mapping_key=mapping_key,
+    )
 
 
 def _add_cors_headers(exchange: Exchange, cors: CorsPolicy) -> None:

@@ -46,7 +46,7 @@ from typing import Literal, Protocol
 from stageway.core.clock import date_header_line
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import trace_id
-from stageway.core.http import GatewayResponse, RouteContext, raw_header_names
+from stageway.core.http import GatewayResponse, raw_header_names
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
     TWO_STEP_HEADERS,
@@ -58,6 +58,7 @@ from stageway.core.http_proxy import (
 )
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
+from stageway.gateway.pipeline import route_context
 from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import LaneConnection
@@ -287,7 +288,6 @@ class ProxyLane:
         route_info, raw_headers, body = logged
         stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
         listener = in_flight[0]
-        plan = self._gateway.plan
         names = raw_header_names(raw_headers[::2])
         request = new_request(
             in_flight[6],
@@ -302,18 +302,8 @@ class ProxyLane:
             time_epoch_ms=in_flight[2],
         )
         request.body = body
-        context = RouteContext(
-            api_id=stage.api_id,
-            account_id=plan.account_id,
-            region=plan.region,
-            stage=stage.stage_name,
-            route_key=route.route_key,
-            path_parameters=path_parameters,
-            stage_variables=stage.stage_variables,
-            stage_raw_path=in_flight[7],
-            route_raw_path=route_raw_path,
-            domain_name=host,
-            mapping_key=mapping_key,
+        context = route_context(
+            self._gateway.plan, stage, route.route_key, path_parameters, in_flight[7], route_raw_path, host, mapping_key
         )
         exchange = Exchange(
             request,
