@@ -6,6 +6,7 @@ reads these objects, so they are the contract between the server and the pure lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 HEADER_LINE = "{0[0]}: {0[1]}\r\n".format
@@ -44,12 +45,12 @@ def raw_header_name(raw: bytes) -> bytes:
     return name
 
 
-def raw_header_names(raw_names: list[bytes]) -> list[bytes]:
+def raw_header_names(raw_names: Sequence[bytes]) -> tuple[bytes, ...]:
     """Each name lower-cased, with `map` over the cache: no Python bytecode per header once it is warm."""
     try:
-        return list(map(RAW_HEADER_NAMES.__getitem__, raw_names))
-    except KeyError:
-        return list(map(raw_header_name, raw_names))
+        return tuple(map(RAW_HEADER_NAMES.__getitem__, raw_names))
+    except KeyError:  # a name the cache does not hold yet
+        return tuple(map(raw_header_name, raw_names))
 
 
 @dataclass(slots=True)

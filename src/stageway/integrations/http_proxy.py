@@ -28,6 +28,7 @@ import httptools
 from stageway.core.errors import IntegrationFailure, IntegrationTimeout
 from stageway.core.http import HEADER_LINE, HEADER_NAMES, GatewayResponse, header_name, raw_header_names
 from stageway.core.http_proxy import BackendUrl, BadBackendUrl, backend_response_headers, parse_backend_url
+from stageway.running_loop import running_loop
 
 # HTTP APIs' payload quota is 10 MB for responses too (spec §11.3).
 MAX_RESPONSE_BODY = 10 * 1024 * 1024
@@ -420,7 +421,7 @@ _MAX_NAME_SHAPES = 1024
 
 
 def _name_shape(raw_names: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], int]:
-    names = tuple(raw_header_names(list(raw_names)))
+    names = raw_header_names(raw_names)
     shape = (names, names.index(b"content-length") if b"content-length" in names else -1)
     if len(_NAME_SHAPES) < _MAX_NAME_SHAPES:
         _NAME_SHAPES[raw_names] = shape
@@ -508,10 +509,7 @@ class HttpProxyClient:
         on an idle lane connection (else once a new one is open), and `answered(context, ...)` gets the
         connection holding the response as bytes, unfiltered, or the failure `send_to` would raise.
         Timeouts, failures and the retry of a stale pooled connection follow `send_to`'s rules."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            loop = self._running_loop()
-        exchange = (method, target, data, loop.time() + timeout_s, timeout_s, answered, context)
+        exchange = (method, target, data, self._running_loop().time() + timeout_s, timeout_s, answered, context)
         connection = self._take_idle(target.origin, self._lane_idle)
         if connection is None:
             self._lane_connect(exchange)
@@ -545,10 +543,11 @@ class HttpProxyClient:
         task.add_done_callback(connected)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            # Looked up once: `asyncio.get_running_loop()` costs a getpid() system call on Python 3.11.
-            loop = self._loop = asyncio.get_running_loop()
+        """The running loop; the deadlines' timer lives on it, so a new loop (tests run one after another)
+        gets new deadlines."""
+        loop = running_loop()
+        if loop is not self._loop:
+            self._loop = loop
             if self._deadlines is not None:
                 self._deadlines.close()
             self._deadlines = _Deadlines(loop)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from itertools import repeat
 from time import perf_counter, time_ns
 from typing import Any
 
 from stageway.core.errors import InternalServerError, PayloadTooLarge, error_response
-from stageway.core.http import GatewayResponse, IncomingRequest
+from stageway.core.http import HEADER_NAMES, GatewayResponse, IncomingRequest, header_name
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
 from stageway.gateway.pipeline import Gateway
@@ -68,6 +69,44 @@ def new_request(
         server_port=server_port,
         protocol=protocol,
     )
+
+
+def request_from_raw(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    raw_headers: list[bytes],
+    host_header: str,
+    *,
+    source_ip: str,
+    server_port: int,
+    protocol: str,
+    request_id: str = "",
+    time_epoch_ms: int = 0,
+) -> IncomingRequest:
+    """`new_request` from the headers as httptools hands them over (name, value, name, value, ...)."""
+    # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
+    try:
+        names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+    except KeyError:  # a name the cache does not hold yet
+        names = list(map(header_name, raw_headers[::2]))
+    headers = list(zip(names, map(bytes.decode, raw_headers[1::2], _LATIN_1), strict=True))
+    return new_request(
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        host_header,
+        source_ip=source_ip,
+        server_port=server_port,
+        protocol=protocol,
+        request_id=request_id,
+        time_epoch_ms=time_epoch_ms,
+    )
+
+
+_LATIN_1 = repeat("latin-1")
+"""The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
 
 def host_of(host_header: str) -> str:

@@ -34,7 +34,6 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
-from itertools import repeat
 from operator import itemgetter
 from time import monotonic, perf_counter, time_ns
 from typing import cast
@@ -43,15 +42,7 @@ import httptools
 
 from stageway.core.clock import date_header_line
 from stageway.core.errors import error_response
-from stageway.core.http import (
-    HEADER_LINE,
-    HEADER_NAMES,
-    RAW_HEADER_NAMES,
-    GatewayResponse,
-    IncomingRequest,
-    header_name,
-    raw_header_name,
-)
+from stageway.core.http import HEADER_LINE, GatewayResponse, IncomingRequest, raw_header_names
 from stageway.core.ids import new_request_id
 from stageway.gateway.exchange import Exchange
 from stageway.server.asgi import (
@@ -61,8 +52,8 @@ from stageway.server.asgi import (
     DataPlaneApp,
     encode_header_value,
     headers_too_large,
-    new_request,
     payload_too_large,
+    request_from_raw,
 )
 from stageway.server.proxy_lane import OUTSIDE_LANE, Candidate, ProxyLane
 
@@ -85,8 +76,6 @@ _METHODS = {
 }
 # The headers that announce a request body; the listener reads them (and `host`) itself.
 _BODY_HEADERS = frozenset({b"content-length", b"expect", b"transfer-encoding"})
-_LATIN_1 = repeat("latin-1")
-"""The encoding argument of `map(bytes.decode, values, _LATIN_1)`: latin-1 keeps every byte as sent."""
 
 
 def _body_headers(headers: list[tuple[str, str]]) -> tuple[int, bool, bool]:
@@ -340,11 +329,7 @@ class _Connection(asyncio.Protocol):
             # Refused as `data_received` refuses an incomplete head: before the request exists.
             self._refusal = _Answer(None, self._started, False, exchange=_header_overflow(), linger=True)
             raise _Refused
-        # Lower-cased names (bytes) with `map` over the cache rather than a loop: no Python bytecode per header.
-        try:
-            names = tuple(map(RAW_HEADER_NAMES.__getitem__, raw_headers[::2]))
-        except KeyError:  # a name the cache does not hold yet
-            names = tuple(map(raw_header_name, raw_headers[::2]))
+        names = raw_header_names(raw_headers[::2])  # lower-cased, as bytes
         # A name's last value, as the listener reads `host` and the body's headers.
         last = dict(zip(names, raw_values, strict=False))  # (as many names as values)
         host_header = last.get(b"host", b"").decode("latin-1")
@@ -385,25 +370,13 @@ class _Connection(asyncio.Protocol):
             self._announced_body(request, request.headers)
 
     def _new_request(
-        self,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        raw_headers: list[bytes],
-        host_header: str,
-        protocol: str,
+        self, method: str, raw_path: str, raw_query: str, raw_headers: list[bytes], host_header: str, protocol: str
     ) -> IncomingRequest:
-        # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
-        try:
-            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
-        except KeyError:  # a name the cache does not hold yet
-            names = list(map(header_name, raw_headers[::2]))
-        headers = list(zip(names, map(bytes.decode, raw_headers[1::2], _LATIN_1), strict=True))
-        return new_request(
+        return request_from_raw(
             method,
             raw_path,
             raw_query,
-            headers,
+            raw_headers,
             host_header,
             source_ip=self.source_ip,
             server_port=self.server_port,

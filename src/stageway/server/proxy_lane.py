@@ -46,7 +46,7 @@ from typing import Literal, Protocol
 from stageway.core.clock import date_header_line
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import trace_id
-from stageway.core.http import GatewayResponse, raw_header_names
+from stageway.core.http import GatewayResponse
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
     TWO_STEP_HEADERS,
@@ -63,7 +63,7 @@ from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, RoutePlan, StagePl
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import LaneConnection
 from stageway.server.access_log import line_of
-from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of, new_request
+from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of, request_from_raw
 
 # The pipeline's logger: an integration failure is logged as the pipeline logs it.
 log = logging.getLogger("stageway.gateway")
@@ -121,9 +121,9 @@ _Resolved = _Route | Literal[False]
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
 # raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
-# the stage has an access log what its line is made from: the route, the raw headers and the body). A tuple
-# rather than an object: made once per request.
-_Logged = tuple[_Route, list[bytes], bytes]
+# the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent
+# and the body). A tuple rather than an object: made once per request.
+_Logged = tuple[_Route, list[bytes], str, bytes]
 _InFlight = tuple[
     LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
 ]
@@ -192,7 +192,7 @@ class ProxyLane:
         in_flight: _InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
             protocol, keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (resolved, raw_headers, body),
+            None if stage.access_log is None else (resolved, raw_headers, host_header, body),
         )
         try:
             gateway.http_client.send_lane(
@@ -285,16 +285,15 @@ class ProxyLane:
         format may name any `$context` variable (spec §10)."""
         logged = in_flight[14]
         assert logged is not None
-        route_info, raw_headers, body = logged
+        route_info, raw_headers, host_header, body = logged
         stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
         listener = in_flight[0]
-        names = raw_header_names(raw_headers[::2])
-        request = new_request(
+        request = request_from_raw(
             in_flight[6],
             in_flight[7],
             in_flight[8],
-            list(zip(map(_latin_1, names), map(_latin_1, raw_headers[1::2]), strict=True)),
-            host,
+            raw_headers,
+            host_header,
             source_ip=listener.source_ip,
             server_port=listener.server_port,
             protocol=in_flight[9],
