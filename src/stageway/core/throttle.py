@@ -85,18 +85,11 @@ class TokenBucket:
             self.updated = now
 
     def take(self, now: float) -> bool:
-        """Refill to `now`, then take a token if there is one. (`refill` written out: this runs per request.)"""
-        tokens = self.tokens
-        elapsed = now - self.updated
-        if elapsed > 0:
-            tokens += elapsed * self.rate
-            if tokens > self.burst:
-                tokens = float(self.burst)
-            self.updated = now
-        if tokens >= _WHOLE_TOKEN:
-            self.tokens = tokens - 1.0 if tokens >= 1.0 else 0.0
+        """Refill to `now`, then take a token if there is one."""
+        self.refill(now)
+        if self.tokens >= _WHOLE_TOKEN:
+            self.tokens = max(0.0, self.tokens - 1.0)
             return True
-        self.tokens = tokens
         return False
 
 

@@ -39,6 +39,10 @@ class _Histogram:
         self.by_bucket = [0] * (len(_LATENCY_BUCKETS_MS) + 1)
         self.total = 0.0
 
+    def observe(self, value: float) -> None:
+        self.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, value)] += 1
+        self.total += value
+
     def cumulative(self) -> list[tuple[str, float]]:
         buckets: list[tuple[str, float]] = []
         running = 0
@@ -113,14 +117,9 @@ class GatewayMetrics(Collector):
                 series.client_errors += 1
             else:
                 series.server_errors += 1
-        # Each histogram's bucket and total, added to here rather than in a method: this runs per request.
-        latency = series.latency
-        latency.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, latency_ms)] += 1
-        latency.total += latency_ms
+        series.latency.observe(latency_ms)
         if integration_latency_ms is not None:
-            integration = series.integration_latency
-            integration.by_bucket[bisect_left(_LATENCY_BUCKETS_MS, integration_latency_ms)] += 1
-            integration.total += integration_latency_ms
+            series.integration_latency.observe(integration_latency_ms)
         series.data_processed += data_bytes
 
     def collect(self) -> Iterator[Metric]:
