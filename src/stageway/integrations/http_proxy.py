@@ -125,7 +125,8 @@ class _BackendConnection(asyncio.Protocol):
         self._head = False
         self._parser_spent = False
         self._received = False
-        self._status = 0
+        self.status = 0
+        """The response's status code, once its head is parsed."""
         self._header_list: list[tuple[str, str]] = []
         """The headers `on_header` adds to (the message's, then a chunked body's trailers)."""
         self._headers: list[tuple[str, str]] = []
@@ -176,7 +177,7 @@ class _BackendConnection(asyncio.Protocol):
         return self._received
 
     def _reset_message(self) -> None:
-        # (`_status` and `_headers` are set by `on_headers_complete` before anything reads them.)
+        # (`status` and `_headers` are set by `on_headers_complete` before anything reads them.)
         self._header_list = []
         self._headers_done = False
         self._body = []
@@ -186,7 +187,7 @@ class _BackendConnection(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         self.reusable = keep_alive and not self.closed
         if waiter is not None and not waiter.done():
-            waiter.set_result(GatewayResponse(self._status, self._headers, b"".join(self._body)))
+            waiter.set_result(GatewayResponse(self.status, self._headers, b"".join(self._body)))
 
     def _fail(self, failure: IntegrationFailure | IntegrationTimeout) -> None:
         waiter, self._waiter = self._waiter, None
@@ -245,7 +246,7 @@ class _BackendConnection(asyncio.Protocol):
             self._fail(IntegrationFailure(f"backend closed the connection mid-response{reason}"))
 
     def _reads_until_eof(self) -> bool:
-        if self._head or self._status in (204, 304):
+        if self._head or self.status in (204, 304):
             return False
         return not any(name in ("content-length", "transfer-encoding") for name, _ in self._headers)
 
@@ -262,11 +263,11 @@ class _BackendConnection(asyncio.Protocol):
         self._header_list.append((HEADER_NAMES.get(name) or header_name(name), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        self._status = self.parser.get_status_code()
+        self.status = self.parser.get_status_code()
         self._headers_done = True
         headers = self._headers = self._header_list
         self._header_list = []  # trailers of a chunked body land here, and are not passed on
-        if self._status < 200:
+        if self.status < 200:
             return
         # httptools refuses a second Content-Length, and any character but a digit in one.
         length = dict(headers).get("content-length")
@@ -293,7 +294,7 @@ class _BackendConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:
+        if 100 <= self.status < 200:
             # An interim response (103 Early Hints, a stray 100 Continue): the real one follows.
             self._reset_message()
             return
@@ -334,7 +335,6 @@ class LaneConnection(_BackendConnection):
         self.reused = False
         self._raw_list: list[bytes] = []
         """What `on_header` adds to: the message's headers, then a chunked body's trailers."""
-        self.status = 0
         self.raw_headers: list[bytes] = []
         """The response's header names and values as received: name, value, name, value, ..."""
         self.names: tuple[bytes, ...] = ()
@@ -402,7 +402,7 @@ class LaneConnection(_BackendConnection):
         self._raw_list += (name, value)
 
     def on_headers_complete(self) -> None:
-        self.status = self._status = status = self.parser.get_status_code()
+        self.status = status = self.parser.get_status_code()
         self._headers_done = True
         headers = self.raw_headers = self._raw_list
         self._raw_list = []  # trailers of a chunked body land here, and are not passed on
