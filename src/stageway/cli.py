@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer every request through the full pipeline, plain HTTP proxy routes included (slower; the "
         "answers are the same)",
     )
+    serve.add_argument(
+        "--no-lambda-lane",
+        action="store_true",
+        help="answer every request to a Lambda route through the full pipeline (slower; the answers are the same)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = commands.add_parser("validate", help="check YAML files and report every problem with its line")
@@ -196,6 +201,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch=args.watch,
         access_log=not args.no_access_log,
         proxy_lane=not args.no_proxy_lane,
+        lambda_lane=not args.no_lambda_lane,
         admin_host=args.admin_host,
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,

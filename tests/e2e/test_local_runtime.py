@@ -562,3 +562,16 @@ def test_default_event_loop_works_too() -> None:
     ok, failed = asyncio.run(scenario())
     assert json.loads(ok.payload) == {"loop": "asyncio"}
     assert json.loads(failed.payload)["errorType"] == "Runtime.ExitError"
+
+
+def test_stagesways_bootstrap_speaks_over_an_inherited_unix_socket(runtime: LocalRuntime, run: Callable) -> None:
+    pid = json.loads(run(invoke(runtime, "pid")).payload)["pid"]
+    # `python bootstrap.py handler FD`: FD is the worker's end of the socket pair, a Unix socket, and the only
+    # connection the worker has (its TCP endpoint, AWS_LAMBDA_RUNTIME_API, stays for anything else).
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    assert argv[1].endswith(b"bootstrap.py") and argv[3].isdigit()
+    assert os.readlink(f"/proc/{pid}/fd/{int(argv[3])}").startswith("socket:")
+    tcp_sockets = {line.split()[9] for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]}
+    worker_sockets = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+                      if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
+    assert worker_sockets and not worker_sockets & tcp_sockets

@@ -64,8 +64,8 @@ class ListenerThread:
     def __init__(self, **options: Any) -> None:
         self.gateway = ScriptedGateway()
         self.app = DataPlaneApp(self.gateway, None, None)  # type: ignore[arg-type]
-        # The scripted gateway has no plan for the proxy lane to read: every request goes to `handle`.
-        self.options = {"proxy_lane": False, **options}
+        # The scripted gateway has no plan for the lanes to read: every request goes to `handle`.
+        self.options = {"proxy_lane": False, "lambda_lane": False, **options}
         self.loop = asyncio.new_event_loop()
         self.server: DataPlaneServer | None = None
         self.port = 0

@@ -228,3 +228,23 @@ def test_pipelined_result_and_next_are_sent_as_the_gateway_expects_them() -> Non
     assert runtime_api.match_result_then_next(sent) == ("rid-1", b'"ok"')
     server.close()
     listener.close()
+
+
+def test_the_client_speaks_over_an_inherited_socket_as_over_tcp() -> None:
+    # What stageway's own workers do: the Runtime API on a Unix socket pair, the child's end passed by number.
+    gateway_end, worker_end = socket.socketpair()
+    client = RuntimeApiClient("127.0.0.1:9001", pipelined=True, inherited_fd=worker_end.detach())
+    event = b'{"n": 1}'
+    gateway_end.sendall(
+        runtime_api.next_invocation_head(request_id="rid-1", deadline_ms=1700000000000, function_arn="arn:fn",
+                                         trace_id="Root=1-x", client_context=None, content_length=len(event))
+        + event
+    )
+    invocation = client.wait_next_invocation()
+    assert (invocation.request_id, invocation.body) == ("rid-1", event)
+    assert gateway_end.recv(65536) == b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\r\n"
+    client.post_response("rid-1", b'"ok"', "application/json")
+    gateway_end.sendall(runtime_api.ACCEPTED)
+    gateway_end.close()
+    with pytest.raises(ConnectionError):  # the 202 is read, then the gateway is gone
+        client.wait_next_invocation()

@@ -79,21 +79,88 @@ def build_v2_event(
     request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
 ) -> dict[str, Any]:
     """The payload format 2.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+    header_map, cookies = v2_headers(headers)
+    path = v2_path(route.stage_raw_path, route.route_raw_path, route.mapping_key)
+    domain_name = route.domain_name or request.host
+    return v2_event(
+        route.route_key,
+        path,
+        request.raw_query,
+        cookies,
+        header_map,
+        v2_query_parameters(request.raw_query),
+        route.path_parameters,
+        route.stage_variables,
+        route.account_id,
+        route.api_id,
+        route.authorizer,
+        domain_name,
+        domain_name.partition(".")[0],
+        request.method,
+        request.protocol,
+        request.source_ip,
+        request.request_id,
+        route.stage,
+        request.time_epoch_ms,
+        request.body,
+    )
+
+
+def v2_headers(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[str] | None]:
+    """The event's `headers` map and `cookies` array (None: no cookie) from (lower-case name, value) pairs."""
     header_map = dict(headers)
-    cookies: list[str] | None = None
     if len(header_map) != len(headers) or "cookie" in header_map:
         # Most requests repeat no header and send no cookie: for them `dict` alone is the whole map.
-        header_map, cookies = _v2_headers(headers)
+        return _v2_headers(headers)
+    return header_map, None
 
-    # 2.0 reports the path percent-decoded (`/users/John Doe`), the query string still encoded.
-    # On a custom domain, 2.0's rawPath leaves out the API mapping key (1.0's `path` keeps it; spec §9).
-    path = route.stage_raw_path if route.mapping_key is None else route.route_raw_path
-    if "%" in path:
-        path = unquote(path)
-    raw_query = request.raw_query
+
+def v2_path(stage_raw_path: str, route_raw_path: str, mapping_key: str | None) -> str:
+    """`rawPath` (and `requestContext.http.path`): percent-decoded (`/users/John Doe`); on a custom domain
+    without the API mapping key (1.0's `path` keeps it; spec §9)."""
+    path = stage_raw_path if mapping_key is None else route_raw_path
+    return unquote(path) if "%" in path else path
+
+
+def v2_query_parameters(raw_query: str) -> dict[str, str] | None:
+    """`queryStringParameters`: decoded, repeated names joined with ","; None when there are none."""
+    if not raw_query:
+        return None
+    query_map: dict[str, str] = {}
+    for name, value in parse_query_string(raw_query):
+        joined = query_map.get(name)
+        query_map[name] = value if joined is None else f"{joined},{value}"
+    return query_map or None
+
+
+def v2_event(
+    route_key: str,
+    path: str,
+    raw_query: str,
+    cookies: list[str] | None,
+    header_map: dict[str, str],
+    query_map: dict[str, str] | None,
+    path_parameters: dict[str, str],
+    stage_variables: dict[str, str],
+    account_id: str,
+    api_id: str,
+    authorizer: dict[str, Any] | None,
+    domain_name: str,
+    domain_prefix: str,
+    method: str,
+    protocol: str,
+    source_ip: str,
+    request_id: str,
+    stage: str,
+    time_epoch_ms: int,
+    body: bytes,
+) -> dict[str, Any]:
+    """The payload format 2.0 event from its parts, in AWS's key order. The pipeline's `build_v2_event` and
+    the listener's Lambda lane (which keeps the parts that depend only on the route and URL from one request
+    to the next) both make it here, so the two cannot differ."""
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route.route_key,
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_query,
     }
@@ -101,46 +168,38 @@ def build_v2_event(
     if cookies:
         event["cookies"] = cookies
     event["headers"] = header_map
-    if raw_query:
-        query_map: dict[str, str] = {}
-        for name, value in parse_query_string(raw_query):
-            joined = query_map.get(name)
-            query_map[name] = value if joined is None else f"{joined},{value}"
-        if query_map:
-            event["queryStringParameters"] = query_map
-    if route.path_parameters:
-        event["pathParameters"] = route.path_parameters
-    if route.stage_variables:
-        event["stageVariables"] = route.stage_variables
-
-    domain_name = route.domain_name or request.host
-    context: dict[str, Any] = {"accountId": route.account_id, "apiId": route.api_id}
-    if route.authorizer is not None:
-        context["authorizer"] = route.authorizer
+    if query_map:
+        event["queryStringParameters"] = query_map
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if stage_variables:
+        event["stageVariables"] = stage_variables
+    context: dict[str, Any] = {"accountId": account_id, "apiId": api_id}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     # One literal for the rest: its keys are stored once, in AWS's order, instead of one by one.
     context.update(
         {
             "domainName": domain_name,
-            "domainPrefix": domain_name.partition(".")[0],
+            "domainPrefix": domain_prefix,
             "http": {
-                "method": request.method,
+                "method": method,
                 "path": path,
-                "protocol": request.protocol,
-                "sourceIp": request.source_ip,
+                "protocol": protocol,
+                "sourceIp": source_ip,
                 "userAgent": header_map.get("user-agent", ""),
             },
-            "requestId": request.request_id,
-            "routeKey": route.route_key,
-            "stage": route.stage,
-            "time": clf_time(request.time_epoch_ms),
-            "timeEpoch": request.time_epoch_ms,
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": stage,
+            "time": clf_time(time_epoch_ms),
+            "timeEpoch": time_epoch_ms,
         }
     )
     event["requestContext"] = context
-
     content_type = header_map.get("content-type")
-    if request.body:
-        event["body"], event["isBase64Encoded"] = _body_fields(request.body, content_type)
+    if body:
+        event["body"], event["isBase64Encoded"] = _body_fields(body, content_type)
     else:
         # No body, no `body` key; the flag still follows the Content-Type rule: AWS's sample body-less GET
         # without a Content-Type says `isBase64Encoded: true` (spec §4.2).

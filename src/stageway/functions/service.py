@@ -120,6 +120,26 @@ class LocalRuntime:
         stops waiting (cancels) leaves the invocation running to its end in its worker, as Lambda
         does; its result is dropped.
         """
+        # Cancelling this await cancels the future: a queued invocation is then dropped unrun, a started one
+        # runs on in its worker.
+        return await self.start_invocation(name, payload, request_id=request_id, client_context=client_context,
+                                           trace_id=trace_id)
+
+    def has_function(self, name: str) -> bool:
+        return name in self._pools and not self._closed
+
+    def start_invocation(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        trace_id: str | None = None,
+    ) -> asyncio.Future[InvocationResult]:
+        """`invoke` without the coroutine: the invocation is handed to the function's pool now and its result
+        is the future's. Cancelling the future is what cancelling `invoke` does. Raises FunctionNotFound,
+        RequestTooLarge (and FunctionThrottled for a function with a reserved concurrency of 0) at once."""
         pool = self._pools.get(name)
         if pool is None or self._closed:
             raise FunctionNotFound(f"Function not found: {name}")
@@ -127,17 +147,9 @@ class LocalRuntime:
             raise RequestTooLarge(len(payload))
         if client_context is not None and ("\n" in client_context or "\r" in client_context):
             raise ValueError("client_context must be one line of JSON")
-        invocation = Invocation(
-            request_id or new_invocation_id(),
-            payload,
-            client_context,
-            trace_id or new_trace_id(),
-            running_loop().create_future(),
-        )
-        pool.submit(invocation)
-        # Cancelling this await cancels the future: a queued invocation is then dropped unrun, a started one
-        # runs on in its worker.
-        return await invocation.future
+        future: asyncio.Future[InvocationResult] = running_loop().create_future()
+        pool.submit(Invocation(request_id or new_invocation_id(), payload, client_context, trace_id or new_trace_id(), future))
+        return future
 
     async def _housekeep(self) -> None:
         next_reap = time.monotonic() + min(self._idle_timeout_s, 30.0)

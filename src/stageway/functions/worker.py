@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -124,6 +125,8 @@ class Worker:
     async def _start(self) -> None:
         config = self.config
         read_fd = write_fd = -1
+        child_end: socket.socket | None = None
+        inherited: tuple[int, ...] = ()
         try:
             self._server = await self._loop.create_server(
                 lambda: RuntimeApiConnection(self), "127.0.0.1", 0
@@ -142,6 +145,15 @@ class Worker:
                 gateway_environ=os.environ,
                 extra_python_path=extra_path,
             )
+            command = config.command(interpreter, BOOTSTRAP)
+            if config.worker_command is None:
+                # stageway's own bootstrap talks to this end of a Unix socket pair it inherits (half the
+                # kernel's work per message of loopback TCP, on the hot path of every invocation); the TCP
+                # endpoint stays for anything else in the process that reads AWS_LAMBDA_RUNTIME_API.
+                own_end, child_end = socket.socketpair()
+                await self._loop.connect_accepted_socket(lambda: RuntimeApiConnection(self), sock=own_end)
+                command.append(str(child_end.fileno()))
+                inherited = (child_end.fileno(),)
             read_fd, write_fd = os.pipe()
             os.set_blocking(read_fd, False)
             self._log_fd = read_fd
@@ -149,7 +161,8 @@ class Worker:
             self._spawned_at = time.monotonic()
             await self._loop.subprocess_exec(
                 lambda: _ProcessProtocol(self),
-                *config.command(interpreter, BOOTSTRAP),
+                *command,
+                pass_fds=inherited,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -167,6 +180,8 @@ class Worker:
         finally:
             if write_fd >= 0:
                 os.close(write_fd)
+            if child_end is not None:
+                child_end.close()
         if self.state is State.DEAD:  # exited already
             return
         if sys.platform == "linux":

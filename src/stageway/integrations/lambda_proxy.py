@@ -7,7 +7,7 @@ from typing import Protocol
 
 import orjson
 
-from stageway.core.errors import IntegrationFailure, IntegrationTimeout, PayloadTooLarge
+from stageway.core.errors import GatewayError, IntegrationFailure, IntegrationTimeout, PayloadTooLarge
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.lambda_events import build_v1_event, build_v2_event, encode_event
 from stageway.core.lambda_responses import parse_v1_response, parse_v2_response
@@ -48,24 +48,34 @@ async def call_lambda(
         result = await invoker.invoke(name, payload)
     except asyncio.CancelledError:
         if deadline.caused_cancellation():
-            raise _timed_out(name, plan) from None
+            raise timed_out(name, plan) from None
         raise
     except TimeoutError:
-        raise _timed_out(name, plan) from None
-    except FunctionNotFound:
-        raise IntegrationFailure(f"Function not found: {plan.function_arn}") from None
-    except FunctionThrottled:
-        # Lambda's 429 reaches API Gateway's client as a 500 (spec §8).
-        raise IntegrationFailure(f"Lambda throttled the invocation of {plan.function_arn}") from None
-    except RequestTooLarge:
-        raise PayloadTooLarge(f"the event for {plan.function_arn} is over Lambda's 6 MB limit") from None
+        raise timed_out(name, plan) from None
+    except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
+        raise invocation_refused(error, plan) from None
     finally:
         deadline.disarm()
     if result.function_error:
-        raise IntegrationFailure(_function_error_detail(result))
+        raise function_failed(result)
     if v1:
         return parse_v1_response(result.payload), result.request_id
     return parse_v2_response(result.payload), result.request_id
+
+
+def invocation_refused(error: FunctionNotFound | FunctionThrottled | RequestTooLarge, plan: LambdaPlan) -> GatewayError:
+    """What the client gets when Lambda refuses the invocation."""
+    if isinstance(error, FunctionNotFound):
+        return IntegrationFailure(f"Function not found: {plan.function_arn}")
+    if isinstance(error, FunctionThrottled):
+        # Lambda's 429 reaches API Gateway's client as a 500 (spec §8).
+        return IntegrationFailure(f"Lambda throttled the invocation of {plan.function_arn}")
+    return PayloadTooLarge(f"the event for {plan.function_arn} is over Lambda's 6 MB limit")
+
+
+def function_failed(result: InvocationResult) -> IntegrationFailure:
+    """What the client gets when the function returned an error (500)."""
+    return IntegrationFailure(_function_error_detail(result))
 
 
 class _Deadline:
@@ -96,7 +106,7 @@ class _Deadline:
         self._timer.cancel()
 
 
-def _timed_out(name: str, plan: LambdaPlan) -> IntegrationTimeout:
+def timed_out(name: str, plan: LambdaPlan) -> IntegrationTimeout:
     return IntegrationTimeout(f"Lambda function {name} did not answer within {plan.timeout_s:g} s")
 
 

@@ -83,6 +83,8 @@ class GatewayMetrics(Collector):
         self.lane_requests = 0
         """Requests the listener's proxy lane answered (`server/proxy_lane.py`), counted by the lane: how much of
         the traffic takes the fast way."""
+        self.lambda_lane_requests = 0
+        """Requests the listener's Lambda lane answered (`server/lambda_lane.py`)."""
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -152,7 +154,13 @@ class GatewayMetrics(Collector):
             "Requests answered on the proxy lane: plain HTTP proxy routes served on bytes (no labels)",
             value=self.lane_requests,
         )
-        yield from (count, client_errors, server_errors, latency, integration_latency, data_processed, lane)
+        lambda_lane = CounterMetricFamily(
+            "stageway_lambda_lane_requests",
+            "Requests answered on the Lambda lane: plain Lambda proxy routes (payload 2.0) served from callbacks "
+            "(no labels)",
+            value=self.lambda_lane_requests,
+        )
+        yield from (count, client_errors, server_errors, latency, integration_latency, data_processed, lane, lambda_lane)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

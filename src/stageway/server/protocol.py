@@ -627,11 +627,12 @@ class DataPlaneServer:
         backlog: int = 2048,
         reuse_port: bool = False,
         proxy_lane: bool = True,
+        lambda_lane: bool = True,
     ) -> None:
         self.app = app
-        self.lane = ProxyLane(app) if proxy_lane else None
-        """Plain HTTP proxy routes answered on bytes (`server/proxy_lane.py`); None: every request takes the
-        pipeline."""
+        self.lane = ProxyLane(app, proxy=proxy_lane, lambda_routes=lambda_lane) if proxy_lane or lambda_lane else None
+        """Plain HTTP proxy and Lambda routes answered from callbacks (`server/proxy_lane.py`,
+        `server/lambda_lane.py`); None: every request takes the pipeline."""
         self.reuse_port = reuse_port
         """Several worker processes listen on one port; the kernel spreads connections over them."""
         self.config = ListenerConfig(host, port)

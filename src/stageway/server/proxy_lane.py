@@ -41,7 +41,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from operator import itemgetter
 from time import monotonic, perf_counter, time_ns
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from stageway.core.clock import date_header_line
 from stageway.core.errors import GatewayError, InternalServerError
@@ -57,13 +57,15 @@ from stageway.core.http_proxy import (
     parse_backend_url,
 )
 from stageway.core.ids import new_request_id
+from stageway.functions import LocalRuntime
 from stageway.gateway.exchange import Exchange
 from stageway.gateway.pipeline import route_context
-from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, RoutePlan, StagePlan
+from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import LaneConnection
 from stageway.server.access_log import line_of
 from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of, request_from_raw
+from stageway.server.lambda_lane import LambdaLane, LambdaRoute, lambda_route_of
 
 # The pipeline's logger: an integration failure is logged as the pipeline logs it.
 log = logging.getLogger("stageway.gateway")
@@ -117,24 +119,29 @@ class LaneListener(Protocol):
 # backend request's line and `host` header, the backend URL, the Host header without its port, the path
 # parameters, the path routes were matched against, the API mapping key); False when the lane declines.
 _Route = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl, str, dict[str, str], str, str | None]
-_Resolved = _Route | Literal[False]
+_Resolved = _Route | LambdaRoute | Literal[False]
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
 # raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
 # the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent
 # and the body). A tuple rather than an object: made once per request.
-_Logged = tuple[_Route, list[bytes], str, bytes]
-_InFlight = tuple[
+_Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes]
+InFlight = tuple[
     LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
 ]
 
 
 
 class ProxyLane:
-    """The lane of one listener's app."""
+    """The lanes of one listener's app: this one for HTTP proxy routes (`proxy`), and the Lambda lane
+    (`server/lambda_lane.py`, `lambda_routes`) behind the same entry, route memo and answering paths."""
 
-    def __init__(self, app: DataPlaneApp) -> None:
+    def __init__(self, app: DataPlaneApp, *, proxy: bool = True, lambda_routes: bool = True) -> None:
         self._app = app
+        self._proxy = proxy
+        functions = app.gateway.functions
+        local = getattr(functions, "local", functions)  # `LocalThenRemote`'s local runtime
+        self._lambda = LambdaLane(self, local) if lambda_routes and isinstance(local, LocalRuntime) else None
         self._gateway = app.gateway
         self._on_answer = self._answered
         """The bound method, made once: what the client calls back with each request's in-flight tuple."""
@@ -164,7 +171,14 @@ class ProxyLane:
             resolved = self._resolve(plan, key)
         if not resolved:
             return False
-        stage, route, proxy, backend_method, request_line, backend, host = resolved[:7]
+        stage = resolved[0]
+        route = resolved[1]
+        lambda_route = type(resolved[2]) is LambdaPlan
+        if lambda_route:
+            if self._lambda is None or not self._lambda.has_function(resolved[3]):
+                return False  # a function of the remote Lambda endpoint: the pipeline calls it
+        elif not self._proxy:
+            return False
         origin = None
         if stage.cors is not None:
             if method == "OPTIONS":
@@ -175,6 +189,19 @@ class ProxyLane:
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
         time_epoch_ms = time_ns() // 1_000_000
+        metrics = self._app.metrics
+        if lambda_route:
+            assert self._lambda is not None
+            if metrics is not None:
+                metrics.lambda_lane_requests += 1
+            self._lambda.start(
+                listener, candidate, body, keep_alive, started, cast(LambdaRoute, resolved), request_id, time_epoch_ms,
+                origin,
+            )
+            return True
+        if metrics is not None:
+            metrics.lane_requests += 1
+        _, _, proxy, backend_method, request_line, backend, host = cast(_Route, resolved)[:7]
         data = _REQUEST_HEAD % (
             request_line,
             # The client's headers less `host` (the backend's own is in the request line's bytes) and
@@ -189,7 +216,7 @@ class ProxyLane:
         )
         if body:
             data += body
-        in_flight: _InFlight = (
+        in_flight: InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
             protocol, keep_alive, perf_counter(), len(body), origin,
             None if stage.access_log is None else (resolved, raw_headers, host_header, body),
@@ -199,7 +226,7 @@ class ProxyLane:
                 backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
             )
         except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
-            self._fail(in_flight, error)
+            self.fail(in_flight, error)
         return True
 
     def _resolve(self, plan: GatewayPlan, key: tuple[str, str, str, str]) -> _Resolved:
@@ -210,17 +237,22 @@ class ProxyLane:
         self._resolved[key] = resolved
         return resolved
 
-    def _answered(self, in_flight: _InFlight, connection: LaneConnection | None, error: BaseException | None) -> None:
+    def _answered(self, in_flight: InFlight, connection: LaneConnection | None, error: BaseException | None) -> None:
         try:
             if connection is None:
-                self._fail(in_flight, error)
+                self.fail(in_flight, error)
             else:
                 self._pass_on(in_flight, connection)
-        except Exception:  # a bug in answering costs this client connection, never the backend's or the listener
-            log.exception("failed to answer request %s", in_flight[1])
-            in_flight[0].abort()
+        except Exception:  # noqa: BLE001 - logged by `answer_failed`; a bug costs this client connection only
+            self.answer_failed(in_flight)
 
-    def _pass_on(self, in_flight: _InFlight, connection: LaneConnection) -> None:
+    def answer_failed(self, in_flight: InFlight) -> None:
+        """Called from an `except` block: a bug while answering a lane request. Logged, and the client's
+        connection closed; no other connection is affected."""
+        log.exception("failed to answer request %s", in_flight[1])
+        in_flight[0].abort()
+
+    def _pass_on(self, in_flight: InFlight, connection: LaneConnection) -> None:
         """The backend's answer to the client, as the pipeline and the listener would write it."""
         integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
         listener = in_flight[0]
@@ -250,11 +282,11 @@ class ProxyLane:
             response = None
         if in_flight[14] is not None:
             logged = response or GatewayResponse(status, [], body)  # (a log line reads no response header)
-            self._write_stage_log(in_flight, logged, status, integration_latency_ms)
-        self._record(in_flight, status, len(body), integration_latency_ms, "")
+            self.write_stage_log(in_flight, logged, status, integration_latency_ms)
+        self.record(in_flight, status, len(body), integration_latency_ms, "")
         listener.lane_done(keep_alive)
 
-    def _fail(self, in_flight: _InFlight, error: BaseException | None) -> None:
+    def fail(self, in_flight: InFlight, error: BaseException | None) -> None:
         """The pipeline's answer to a failed integration call: its status, its log line, its access-log error."""
         integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
         request_id = in_flight[1]
@@ -269,17 +301,18 @@ class ProxyLane:
         listener = in_flight[0]
         keep_alive = listener.lane_write_response(response, request_id, in_flight[10], in_flight[9])
         if in_flight[14] is not None:
-            self._write_stage_log(in_flight, response, None, integration_latency_ms, error)
-        self._record(in_flight, response.status, len(response.body), integration_latency_ms, error.detail)
+            self.write_stage_log(in_flight, response, None, integration_latency_ms, error)
+        self.record(in_flight, response.status, len(response.body), integration_latency_ms, error.detail)
         listener.lane_done(keep_alive)
 
-    def _write_stage_log(
+    def write_stage_log(
         self,
-        in_flight: _InFlight,
+        in_flight: InFlight,
         response: GatewayResponse,
         integration_status: int | None,
         integration_latency_ms: float,
         error: GatewayError | None = None,
+        integration_request_id: str = "",
     ) -> None:
         """The stage's access-log line, from the objects the pipeline would have made for the request: a
         format may name any `$context` variable (spec §10)."""
@@ -313,12 +346,13 @@ class ProxyLane:
             integration_latency_ms=integration_latency_ms,
             error_message=error.message if error is not None else "",
             integration_error=error.detail if error is not None else "",
+            integration_request_id=integration_request_id,
         )
         assert stage.access_log is not None
         self._gateway.write_stage_log(exchange, stage.access_log, in_flight[3])
 
-    def _record(
-        self, in_flight: _InFlight, status: int, body_bytes: int, integration_latency_ms: float, error: str
+    def record(
+        self, in_flight: InFlight, status: int, body_bytes: int, integration_latency_ms: float, error: str
     ) -> None:
         """`DataPlaneApp.record` from the lane's values: the node's access-log line and the metrics."""
         app = self._app
@@ -337,7 +371,6 @@ class ProxyLane:
                 )
             )
         if metrics is not None:
-            metrics.lane_requests += 1
             stage = in_flight[4]
             key = (stage.api_id, stage.stage_name, route_key if stage.detailed_metrics else "")
             metrics.observe_values(key, status, latency_ms, integration_latency_ms, in_flight[12] + body_bytes)
@@ -352,9 +385,14 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         return False
     stage = selection.stage
     match = stage.matcher.match(method, selection.route_raw_path)
-    proxy = match.target.plain_proxy if match is not None else None
-    if match is None or proxy is None:
+    if match is None:
         return False
+    proxy = match.target.plain_proxy
+    if proxy is None:
+        function = match.target.plain_lambda
+        if function is None:
+            return False
+        return lambda_route_of(plan, stage, match, function, host, method, raw_path, raw_query, selection)
     append_path = None
     if proxy.append_request_path:
         append_path = raw_path if selection.mapping_key is None else selection.route_raw_path

@@ -59,6 +59,9 @@ class ServeOptions:
     proxy_lane: bool = True
     """Answer plain HTTP proxy routes on bytes from the listener (`server/proxy_lane.py`); off: every request
     takes the pipeline (`--no-proxy-lane`, to compare or to rule the lane out)."""
+    lambda_lane: bool = True
+    """Answer plain Lambda proxy routes (payload 2.0, local functions) from callbacks (`server/lambda_lane.py`);
+    off: they take the pipeline (`--no-lambda-lane`)."""
     admin_host: str = "127.0.0.1"
     admin_port: int | None = 8081
     """None: no admin listener."""
@@ -283,6 +286,7 @@ class Node:
             self.options.port,
             reuse_port=self.options.workers > 1,
             proxy_lane=self.options.proxy_lane,
+            lambda_lane=self.options.lambda_lane,
         )
         self._servers = [data_plane]
         if self.options.admin_port is not None and self.primary:

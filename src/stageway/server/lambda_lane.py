@@ -1,0 +1,208 @@
+"""The Lambda lane: a plain Lambda proxy route (payload 2.0) answered from the listener's and the local
+runtime's callbacks.
+
+The pipeline spends, per Lambda request, about as much CPU on its own objects as on the gateway's work: the
+request's `IncomingRequest`, `RouteContext` and `Exchange`, the headers list with the forwarding headers, a
+coroutine chain (`handle`, `_integrate`, `call_lambda`, `invoke`) resumed through the connection's task, and
+a deadline timer. This lane does the gateway's work from what the listener read: the route resolved once per
+(Host, method, path, query) and plan by the proxy lane's memo (`server/proxy_lane.py`), which also keeps the
+parts of the event that depend on nothing else (`rawPath`, `queryStringParameters`, `pathParameters`,
+`stageVariables`, the request context's API fields); per request only the headers, ids, times and body are
+new. The event is made by `core.lambda_events.v2_event`, the pipeline's own builder, and the function's answer
+is read by `parse_v2_response` and written by the listener's encoder: the two ways give the same bytes.
+
+It takes a request when the proxy lane's rules let it (no HEAD, no chunked body, no header the gateway
+rewrites, nothing pipelined ahead of it, a throttle that answers at once) and the route is plain
+(`RoutePlan.plain_lambda`: AWS_PROXY to a function, payload format 2.0, no authorizer, no parameter mapping)
+and its function is one of the local runtime's (a remote function goes through the pipeline). What goes wrong
+is answered as the pipeline answers it, through the proxy lane's `_fail`: a refused invocation (function
+gone, reserved concurrency 0, an event over 6 MB), a function error or a malformed answer is 500 (413 for
+the event's size), the integration timeout 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from itertools import repeat
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import orjson
+
+from stageway.core.errors import GatewayError
+from stageway.core.forwarding import trace_id
+from stageway.core.http import HEADER_NAMES, header_name
+from stageway.core.lambda_events import v2_event, v2_headers, v2_path, v2_query_parameters
+from stageway.core.lambda_responses import parse_v2_response
+from stageway.core.stage_variables import substitute_stage_variables
+from stageway.functions import (
+    FunctionNotFound,
+    FunctionThrottled,
+    InvocationResult,
+    LocalRuntime,
+    RequestTooLarge,
+)
+from stageway.gateway.plan import GatewayPlan, LambdaPlan, RoutePlan, StagePlan
+from stageway.gateway.selection import Selection
+from stageway.integrations.lambda_proxy import function_failed, invocation_refused, timed_out
+from stageway.running_loop import running_loop
+
+if TYPE_CHECKING:
+    from stageway.core.routing import RouteMatch
+    from stageway.server.proxy_lane import Candidate, InFlight, LaneListener, ProxyLane
+
+EventParts = tuple[
+    str, str, str, "dict[str, str] | None", "dict[str, str]", "dict[str, str]", str, str, str, str, str
+]
+"""What a request's event takes from its route and URL alone: (route key, `rawPath`, `rawQueryString`,
+`queryStringParameters`, `pathParameters`, `stageVariables`, account id, API id, domain name, domain prefix,
+stage)."""
+
+LambdaRoute = tuple[StagePlan, RoutePlan, LambdaPlan, str, EventParts, None, str, dict[str, str], str, str | None]
+"""The proxy lane's memo entry for a Lambda route: (stage, route, integration, function name, event parts,
+unused, Host without its port, path parameters, the path routes were matched against, API mapping key): the
+proxy lane's own positions for what both lanes read."""
+
+_LATIN_1 = repeat("latin-1")
+
+
+def lambda_route_of(
+    plan: GatewayPlan,
+    stage: StagePlan,
+    match: RouteMatch[RoutePlan],
+    function: LambdaPlan,
+    host: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    selection: Selection,
+) -> LambdaRoute:
+    """The memo entry of a request to a plain Lambda route (see `proxy_lane._route_of`)."""
+    name = function.function_name
+    if function.has_stage_variables:
+        name = substitute_stage_variables(name, stage.stage_variables)
+    parts: EventParts = (
+        match.route_key,
+        v2_path(raw_path, selection.route_raw_path, selection.mapping_key),
+        raw_query,
+        v2_query_parameters(raw_query),
+        match.path_parameters,
+        stage.stage_variables,
+        plan.account_id,
+        stage.api_id,
+        host,  # the pipeline's `domainName`: the route context's, which is the request's host
+        host.partition(".")[0],
+        stage.stage_name,
+    )
+    return (
+        stage, match.target, function, name, parts, None, host, match.path_parameters, selection.route_raw_path,
+        selection.mapping_key,
+    )
+
+
+class LambdaLane:
+    """The Lambda lane of one listener, answering through its proxy lane's failure, log and metric paths."""
+
+    def __init__(self, lanes: ProxyLane, functions: LocalRuntime) -> None:
+        self._lanes = lanes
+        self._functions = functions
+        self.has_function = functions.has_function
+
+    def start(
+        self,
+        listener: LaneListener,
+        candidate: Candidate,
+        body: bytes,
+        keep_alive: bool,
+        started: float,
+        route: LambdaRoute,
+        request_id: str,
+        time_epoch_ms: int,
+        origin: str | None,
+    ) -> None:
+        """Invoke the route's function with the request's event; the answer goes to `listener` when the result
+        comes. The proxy lane has decided the lane takes the request (and counted it)."""
+        method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate
+        stage, _, function, name, parts = route[:5]
+        route_key, path, _, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage_name = parts
+        source_ip = listener.source_ip
+        # The client's headers as the pipeline's `with_forwarding_headers` gives them (the client sent none of
+        # the four it adds: such a request does not reach a lane).
+        try:
+            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+        except KeyError:  # a name the cache does not hold yet
+            names = list(map(header_name, raw_headers[::2]))
+        values = list(map(bytes.decode, raw_headers[1::2], _LATIN_1))
+        header_map = dict(zip(names, values, strict=True))
+        cookies = None
+        if len(header_map) != len(names) or "cookie" in header_map:
+            header_map, cookies = v2_headers(list(zip(names, values, strict=True)))
+        header_map["x-forwarded-for"] = source_ip
+        header_map["x-forwarded-port"] = str(listener.server_port)
+        header_map["x-forwarded-proto"] = "http"
+        header_map["x-amzn-trace-id"] = trace_id(time_epoch_ms)
+        event = v2_event(
+            route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
+            api_id, None, domain, prefix, method, protocol, source_ip, request_id, stage_name, time_epoch_ms, body,
+        )
+        in_flight: InFlight = (
+            listener, request_id, time_epoch_ms, started, stage, route_key, method, raw_path, raw_query, protocol,
+            keep_alive, perf_counter(), len(body), origin,
+            None if stage.access_log is None else (route, raw_headers, host_header, body),
+        )
+        lanes = self._lanes
+        try:
+            future = self._functions.start_invocation(name, orjson.dumps(event))
+        except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
+            lanes.fail(in_flight, invocation_refused(error, function))
+            return
+        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
+            lanes.fail(in_flight, error)
+            return
+        # The integration timeout bounds the call; the function runs on (as on AWS) and its result is dropped.
+        timer = running_loop().call_later(function.timeout_s, future.cancel)
+        future.add_done_callback(partial(self._answered, in_flight, timer, name, function))
+
+    def _answered(
+        self,
+        in_flight: InFlight,
+        timer: asyncio.TimerHandle,
+        name: str,
+        function: LambdaPlan,
+        future: asyncio.Future[InvocationResult],
+    ) -> None:
+        lanes = self._lanes
+        try:
+            timer.cancel()
+            if future.cancelled():  # only the timer cancels it
+                lanes.fail(in_flight, timed_out(name, function))
+                return
+            error = future.exception()
+            if error is not None:
+                lanes.fail(in_flight, error)
+                return
+            result = future.result()
+            if result.function_error:
+                lanes.fail(in_flight, function_failed(result))
+                return
+            try:
+                response = parse_v2_response(result.payload)
+            except GatewayError as failure:
+                lanes.fail(in_flight, failure)
+                return
+            integration_latency_ms = (perf_counter() - in_flight[11]) * 1000
+            origin, cors = in_flight[13], in_flight[4].cors
+            if origin is not None and cors is not None:
+                response.headers = cors.answer_headers(response.headers, origin)
+            listener = in_flight[0]
+            keep_alive = listener.lane_write_response(response, in_flight[1], in_flight[10], in_flight[9])
+            if in_flight[14] is not None:
+                lanes.write_stage_log(
+                    in_flight, response, response.status, integration_latency_ms,
+                    integration_request_id=result.request_id,
+                )
+            lanes.record(in_flight, response.status, len(response.body), integration_latency_ms, "")
+            listener.lane_done(keep_alive)
+        except Exception:  # noqa: BLE001 - logged by `answer_failed`; a bug costs this client connection only
+            lanes.answer_failed(in_flight)

@@ -1,0 +1,342 @@
+"""The Lambda lane (server/lambda_lane.py) answers exactly as the pipeline does.
+
+Two real `stageway serve` processes on one API file, one with the lane (the default) and one with
+`--no-lambda-lane`, get the same requests over keep-alive connections. The event each function receives
+(echoed back by `echo_event`) and what each client receives must be the same, key order included, apart
+from what is meant to differ (request and trace ids, times, the listener's own port in `x-forwarded-port`);
+stage access-log lines and metrics too. `stageway_lambda_lane_requests` shows which requests the lane took,
+so a test cannot pass by both servers taking the pipeline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.stageway_server import StagewayServer, free_port
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_functions"
+HANDLERS = ["echo_event", "inferred", "plain_string", "with_cookies", "binary", "raises", "garbage", "sleeps", "exits"]
+
+# `$context` variables a stage access-log line can hold for a Lambda route (spec §10).
+STAGE_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","httpMethod":"$context.httpMethod","path":"$context.path",'
+    '"protocol":"$context.protocol","routeKey":"$context.routeKey","stage":"$context.stage",'
+    '"domainName":"$context.domainName","sourceIp":"$context.identity.sourceIp",'
+    '"userAgent":"$context.identity.userAgent","status":"$context.status","responseLength":"$context.responseLength",'
+    '"dataProcessed":"$context.dataProcessed","integrationStatus":"$context.integrationStatus",'
+    '"integration.status":"$context.integration.status","integration.requestId":"$context.integration.requestId",'
+    '"awsEndpointRequestId":"$context.awsEndpointRequestId","error":"$context.error.message",'
+    '"integrationError":"$context.integrationErrorMessage","requestTimeEpoch":"$context.requestTimeEpoch",'
+    '"integrationLatency":"$context.integrationLatency","responseLatency":"$context.responseLatency"}'
+)
+VARYING_LOG_KEYS = ("requestId", "integration.requestId", "awsEndpointRequestId", "requestTimeEpoch",
+                    "integrationLatency", "responseLatency")
+
+
+@dataclass
+class Pair:
+    lane: StagewayServer
+    pipeline: StagewayServer
+    lane_admin: int
+    pipeline_admin: int
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    folder = tmp_path_factory.mktemp("lambda-lane")
+    shutil.copytree(FIXTURES, folder / "code")
+    functions = "".join(
+        f"""
+  {name.replace('_', '-')}: {{runtime: python3.11, handler: handlers.{name}, code: code, timeout: 3}}"""
+        for name in HANDLERS
+    )
+    integrations = "".join(
+        f"""
+      {name.replace('_', '-')}: {{integrationType: AWS_PROXY, integrationUri: {name.replace('_', '-')}, payloadFormatVersion: "2.0"}}"""
+        for name in HANDLERS
+    )
+    routes = "".join(f"\n      ANY /{name.replace('_', '-')}: {name.replace('_', '-')}" for name in HANDLERS)
+    (folder / "api.yaml").write_text(
+        f"""
+accountId: "111122223333"
+functions:{functions}
+apis:
+  lambdas:
+    id: lambdas001
+    integrations:{integrations}
+      by-stage: {{integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:111122223333:function:${{stageVariables.fn}}", payloadFormatVersion: "2.0"}}
+      v1: {{integrationType: AWS_PROXY, integrationUri: echo-event, payloadFormatVersion: "1.0"}}
+      mapped:
+        integrationType: AWS_PROXY
+        integrationUri: echo-event
+        payloadFormatVersion: "2.0"
+        requestParameters: {{"overwrite:querystring.mapped": "yes"}}
+      short: {{integrationType: AWS_PROXY, integrationUri: sleeps, payloadFormatVersion: "2.0", timeoutInMillis: 300}}
+      elsewhere: {{integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:111122223333:function:not-defined-here", payloadFormatVersion: "2.0"}}
+    routes:{routes}
+      GET /items/{{itemId}}: echo-event
+      GET /files/{{path+}}: echo-event
+      GET /by-stage: by-stage
+      GET /v1: v1
+      GET /mapped: mapped
+      GET /short: short
+      GET /elsewhere: elsewhere
+      GET /limited: echo-event
+    stages:
+      $default:
+        autoDeploy: true
+        stageVariables: {{fn: echo-event, color: blue}}
+        routeSettings:
+          GET /limited: {{throttlingRateLimit: 0.01, throttlingBurstLimit: 1}}
+      prod:
+        autoDeploy: true
+        stageVariables: {{fn: inferred}}
+        accessLogSettings: {{destinationArn: stdout, format: '{STAGE_LOG_FORMAT}'}}
+  corsy:
+    id: corsy00001
+    corsConfiguration:
+      allowOrigins: ["https://example.com"]
+      allowMethods: [GET, POST]
+      exposeHeaders: [x-custom]
+      allowCredentials: true
+    integrations:
+      echo: {{integrationType: AWS_PROXY, integrationUri: echo-event, payloadFormatVersion: "2.0"}}
+      with-cookies: {{integrationType: AWS_PROXY, integrationUri: with-cookies, payloadFormatVersion: "2.0"}}
+    routes:
+      GET /echo: echo
+      GET /with-cookies: with-cookies
+    stages:
+      $default: {{autoDeploy: true}}
+"""
+    )
+    lane_admin, pipeline_admin = free_port(), free_port()
+    common = ("--default-api", "lambdas")
+    with (
+        StagewayServer(folder / "api.yaml", args=(*common, "--admin-port", str(lane_admin))) as lane,
+        StagewayServer(
+            folder / "api.yaml", args=(*common, "--admin-port", str(pipeline_admin), "--no-lambda-lane")
+        ) as pipeline,
+    ):
+        yield Pair(lane, pipeline, lane_admin, pipeline_admin)
+
+
+Answer = tuple[int, str, list[tuple[str, str]], bytes]
+Request = tuple[str, str, list[tuple[str, str]], bytes]
+
+
+def _send(connection: http.client.HTTPConnection, method: str, target: str, headers: list[tuple[str, str]],
+          body: bytes) -> Answer:
+    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers:
+        connection.putheader(name, value)
+    if body:
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body or None)
+    response = connection.getresponse()
+    return response.status, response.reason, list(response.getheaders()), response.read()
+
+
+def _normalized_event(event: dict[str, Any]) -> str:
+    """The echoed event (either payload format) without what differs by design, as text: key order counts."""
+    context = event["requestContext"]
+    for key in ("requestId", "extendedRequestId", "time", "timeEpoch", "requestTime", "requestTimeEpoch"):
+        if key in context:
+            context[key] = "<varies>"
+    for headers in (event["headers"], event.get("multiValueHeaders") or {}):
+        for name, value in headers.items():
+            if name == "x-forwarded-port":
+                headers[name] = "<port>"
+            elif name == "x-amzn-trace-id":
+                headers[name] = re.sub(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", "<trace>", json.dumps(value))
+    return json.dumps(event)
+
+
+def _normalized(answer: Answer) -> Answer:
+    status, reason, headers, body = answer
+    kept = [(name.lower(), value) for name, value in headers if name.lower() not in ("date", "apigw-requestid")]
+    if body.startswith(b'{"version": '):  # echo_event's answer: the event
+        body = _normalized_event(json.loads(body)).encode()
+        kept = [(name, "<length>" if name == "content-length" else value) for name, value in kept]
+    return status, reason, kept, body
+
+
+def _both(servers: Pair, requests: list[Request]) -> list[tuple[Answer, Answer]]:
+    """The requests, in order on one keep-alive connection to each server; their answers side by side."""
+    lane = http.client.HTTPConnection("127.0.0.1", servers.lane.port, timeout=20)
+    pipeline = http.client.HTTPConnection("127.0.0.1", servers.pipeline.port, timeout=20)
+    answers = []
+    try:
+        for method, target, headers, body in requests:
+            host = [] if any(name.lower() == "host" for name, _ in headers) else [("Host", "127.0.0.1")]
+            answers.append((_send(lane, method, target, [*host, *headers], body),
+                            _send(pipeline, method, target, [*host, *headers], body)))
+    finally:
+        lane.close()
+        pipeline.close()
+    return answers
+
+
+def _metric(admin_port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match.group(1))
+
+
+def _lane_count(admin_port: int) -> float:
+    return _metric(admin_port, "stageway_lambda_lane_requests_total")
+
+
+def _assert_same(servers: Pair, requests: list[Request], *, in_lane: int) -> list[Answer]:
+    before = _lane_count(servers.lane_admin)
+    answers = _both(servers, requests)
+    for lane_answer, pipeline_answer in answers:
+        assert _normalized(lane_answer) == _normalized(pipeline_answer)
+    assert _lane_count(servers.lane_admin) - before == in_lane
+    assert _lane_count(servers.pipeline_admin) == 0
+    return [lane_answer for lane_answer, _ in answers]
+
+
+def test_events_and_answers_are_the_pipelines(servers: Pair) -> None:
+    browser = [
+        ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"),
+        ("Accept", "text/html,application/json;q=0.9"),
+        ("Cookie", "session=abc; theme=dark"),
+        ("Cookie", "third=3"),
+        ("X-Custom", "one"),
+        ("x-custom", "two"),
+        ("X-Latin", "caf\xe9"),
+    ]
+    requests: list[Request] = [
+        ("GET", "/echo-event", [], b""),
+        ("GET", "/echo-event?tag=a%20b&tag=c&solo&plus=x+y&&empty=", browser, b""),
+        ("GET", "/items/John%20Doe", [("User-Agent", "e2e")], b""),
+        ("GET", "/files/a/b%2Fc/d.txt?x=1", [], b""),
+        ("GET", "/prod/echo-event", [], b""),  # a named stage, with an access log
+        ("GET", "/by-stage", [], b""),  # the function named by a stage variable
+        ("GET", "/prod/by-stage", [], b""),  # ... another one on another stage
+        ("POST", "/echo-event", [("Content-Type", "application/json")], b'{"name": "Rex"}'),
+        ("PUT", "/echo-event", [("Content-Type", "application/octet-stream")], bytes(range(256))),
+        ("PATCH", "/echo-event", [("Content-Type", "text/plain; charset=latin-1")], b"caf\xe9 not utf-8"),
+        ("DELETE", "/echo-event", [("Content-Type", "application/x-www-form-urlencoded")], b"a=1&b=2"),
+        ("GET", "/echo-event", [("Host", "lambdas001.execute-api.us-east-1.amazonaws.com:8080")], b""),
+        ("GET", "/inferred", [], b""),
+        ("GET", "/plain-string", [], b""),
+        ("GET", "/with-cookies", [], b""),
+        ("GET", "/binary", [], b""),
+        ("OPTIONS", "/echo-event", [], b""),  # no CORS on this API: an OPTIONS request is a request like another
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
+def test_failures_are_the_pipelines(servers: Pair) -> None:
+    requests: list[Request] = [
+        ("GET", "/raises", [], b""),  # a function error: 500
+        ("GET", "/garbage", [], b""),  # a malformed answer: 500
+        ("GET", "/short?s=1", [], b""),  # past the integration timeout: 503
+        ("PUT", "/echo-event", [], b"x" * 5_000_000),  # a 6.7 MB event: Lambda refuses it, 413
+        ("GET", "/exits", [], b""),  # the worker exits mid-invocation: 500
+        ("GET", "/echo-event", [], b""),  # and the next request is served by a new worker
+    ]
+    answers = _assert_same(servers, requests, in_lane=len(requests))
+    assert [status for status, *_ in answers] == [500, 500, 503, 413, 500, 200]
+
+
+def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair) -> None:
+    requests: list[Request] = [
+        ("GET", "/v1", [], b""),  # payload format 1.0
+        ("GET", "/mapped", [], b""),  # a parameter mapping
+        ("GET", "/elsewhere", [], b""),  # a function the local runtime does not have (and no remote endpoint)
+        ("HEAD", "/echo-event", [], b""),
+        ("GET", "/echo-event", [("X-Forwarded-For", "10.0.0.1")], b""),  # a header the gateway extends
+        ("GET", "/limited", [], b""),  # takes the bucket's one token (in the lane) ...
+        ("GET", "/limited", [], b""),  # ... so this one is throttled: the pipeline answers 429
+    ]
+    answers = _assert_same(servers, requests, in_lane=1)
+    assert answers[-1][0] == 429
+
+
+def test_cors_headers_are_the_pipelines(servers: Pair) -> None:
+    host = [("Host", "corsy00001.execute-api.us-east-1.amazonaws.com")]
+    requests: list[Request] = [
+        ("GET", "/echo", [*host, ("Origin", "https://example.com")], b""),
+        ("GET", "/echo", [*host, ("Origin", "https://elsewhere.com")], b""),
+        ("GET", "/with-cookies", [*host, ("Origin", "https://example.com")], b""),
+        ("GET", "/echo", host, b""),
+    ]
+    answers = _assert_same(servers, requests, in_lane=len(requests))
+    assert ("access-control-allow-origin", "https://example.com") in [(n.lower(), v) for n, v in answers[0][2]]
+
+
+def _stage_lines(server: StagewayServer) -> list[dict[str, str]]:
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith('{"requestId"')]
+
+
+def test_stage_access_log_lines_are_the_pipelines(servers: Pair) -> None:
+    before = {id(server): len(_stage_lines(server)) for server in (servers.lane, servers.pipeline)}
+    requests: list[Request] = [
+        ("GET", "/prod/echo-event?x=1", [("User-Agent", "lane-test/1.0")], b""),
+        ("POST", "/prod/echo-event", [("Content-Type", "text/plain")], b"twelve bytes"),
+        ("GET", "/prod/raises", [], b""),
+        ("GET", "/prod/short?s=1", [], b""),
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+    time.sleep(0.3)  # access logs are written in batches
+
+    def new_lines(server: StagewayServer) -> list[dict[str, str]]:
+        found = _stage_lines(server)[before[id(server)]:]
+        for line in found:
+            assert line["requestId"] and line["requestTimeEpoch"]
+            for key in VARYING_LOG_KEYS:
+                line[key] = "<varies>" if line[key] not in ("", "-") else line[key]
+        return found
+
+    lane_lines = new_lines(servers.lane)
+    assert [line["status"] for line in lane_lines] == ["200", "200", "500", "503"]
+    assert lane_lines == new_lines(servers.pipeline)
+
+
+def test_metrics_are_the_pipelines(servers: Pair) -> None:
+    def series(admin_port: int) -> list[str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return sorted(
+            line for line in text.splitlines()
+            if line.startswith(("stageway_requests_total", "stageway_4xx_total", "stageway_5xx_total",
+                                "stageway_data_processed_bytes_total"))
+        )
+
+    assert series(servers.lane_admin) == series(servers.pipeline_admin)
+
+
+def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
+    with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as leaving:
+        leaving.sendall(b"GET /sleeps?s=0.3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    time.sleep(0.6)  # the function answers a client that is gone
+    answers = _assert_same(servers, [("GET", "/plain-string", [], b"")], in_lane=1)
+    assert answers[0][0] == 200
+
+
+def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
+    raw = b"".join(b"GET /items/%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % number for number in range(3))
+    with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as connection:
+        connection.sendall(raw)
+        received = b""
+        while received.count(b'"itemId": "') < 3:
+            chunk = connection.recv(65536)
+            assert chunk, received
+            received += chunk
+    assert re.findall(rb'"itemId": "(\d)"', received) == [b"0", b"1", b"2"]
