@@ -14,6 +14,7 @@ import http.client
 import json
 import re
 import shutil
+import signal
 import socket
 import time
 import urllib.request
@@ -340,3 +341,35 @@ def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
             assert chunk, received
             received += chunk
     assert re.findall(rb'"itemId": "(\d)"', received) == [b"0", b"1", b"2"]
+
+
+def test_an_invocation_in_flight_finishes_on_sigterm(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "code")
+    (tmp_path / "api.yaml").write_text(
+        """
+functions:
+  sleeps: {runtime: python3.11, handler: handlers.sleeps, code: code, timeout: 5}
+apis:
+  drain:
+    integrations:
+      sleeps: {integrationType: AWS_PROXY, integrationUri: sleeps, payloadFormatVersion: "2.0"}
+    routes:
+      GET /sleeps: sleeps
+"""
+    )
+    server = StagewayServer(tmp_path / "api.yaml", args=("--no-admin",)).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.putrequest("GET", "/sleeps?s=0.8", skip_accept_encoding=True)  # keep-alive: the lane's
+        connection.endheaders()
+        time.sleep(0.3)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        answer = connection.getresponse()
+        assert (answer.status, answer.read()) == (200, b"woke up")
+        assert answer.getheader("connection") == "close"  # the server is closing
+        connection.close()
+        assert server.process.wait(10) == 0
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()

@@ -96,3 +96,28 @@ def test_an_authorizer_keeps_a_route_out_of_the_proxy_lane() -> None:
     stage = Compiler().compile_stage("api1", STAGE, document)
     assert route(stage, "GET", "/c").plain_proxy is None
     assert route(stage, "GET", "/a").plain_proxy is not None
+
+
+def test_only_plain_payload_2_0_lambda_routes_may_take_the_lambda_lane() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+    integrations = [
+        {"integrationId": name, "integrationType": "AWS_PROXY", "integrationUri": arn.format(name),
+         "payloadFormatVersion": version, **extra}
+        for name, version, extra in (
+            ("plain", "2.0", {}),
+            ("v1", "1.0", {}),
+            ("mapped", "2.0", {"requestParameters": {"overwrite:querystring.x": "1"}}),
+        )
+    ]
+    routes = [
+        {"routeId": "r1", "routeKey": "GET /plain", "target": "integrations/plain"},
+        {"routeId": "r2", "routeKey": "GET /v1", "target": "integrations/v1"},
+        {"routeId": "r3", "routeKey": "GET /mapped", "target": "integrations/mapped"},
+        {"routeId": "r4", "routeKey": "GET /guarded", "target": "integrations/plain", "authorizationType": "AWS_IAM"},
+    ]
+    document = {"api": {"apiId": "api1"}, "routes": routes, "integrations": integrations, "authorizers": []}
+    stage = Compiler().compile_stage("api1", STAGE, document)
+    plain = route(stage, "GET", "/plain")
+    assert plain.plain_lambda is not None and plain.plain_lambda is plain.integration and plain.plain_proxy is None
+    for path in ("/v1", "/mapped", "/guarded"):  # payload 1.0, a parameter mapping, an authorizer
+        assert route(stage, "GET", path).plain_lambda is None
