@@ -373,3 +373,70 @@ apis:
         assert "Traceback" not in server.log()
     finally:
         server.stop()
+
+
+def test_a_bug_in_the_lane_costs_only_that_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    from stageway.server import lambda_lane
+    from stageway.server.protocol import DataPlaneServer
+    from stageway.server.serve import Node, ServeOptions
+
+    shutil.copytree(FIXTURES, tmp_path / "code")
+    (tmp_path / "api.yaml").write_text(
+        """
+functions:
+  plain: {runtime: python3.11, handler: handlers.plain_string, code: code}
+apis:
+  bug:
+    integrations:
+      plain: {integrationType: AWS_PROXY, integrationUri: plain, payloadFormatVersion: "2.0"}
+    routes:
+      GET /plain: plain
+"""
+    )
+    node = Node(ServeOptions(files=[tmp_path / "api.yaml"], store_url="memory://", admin_port=None, access_log=False))
+    node.apply_files(deploy_all_stages=True)
+    node.refresh()
+    port = free_port()
+    server = DataPlaneServer(node.app, "127.0.0.1", port)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
+    thread.start()
+    broken = {"event": 1, "answer": 1}
+    make_event, parse = lambda_lane.LambdaLane._event, lambda_lane.parse_v2_response
+
+    def event_once_broken(*args: Any) -> Any:
+        if broken["event"]:
+            broken["event"] -= 1
+            raise RuntimeError("a bug building the event")
+        return make_event(*args)
+
+    def parse_once_broken(payload: bytes) -> Any:
+        if broken["answer"]:
+            broken["answer"] -= 1
+            raise RuntimeError("a bug reading the answer")
+        return parse(payload)
+
+    monkeypatch.setattr(lambda_lane.LambdaLane, "_event", staticmethod(event_once_broken))
+    monkeypatch.setattr(lambda_lane, "parse_v2_response", parse_once_broken)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        # Before anything was sent: the pipeline's 500 for an unexpected error, the connection kept.
+        status, _, _, body = _send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")
+        assert (status, body) == (500, b'{"message":"Internal Server Error"}')
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:  # while answering: closed
+            sock.sendall(b"GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(65536) == b""
+        assert _send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")[::3] == (200, b"Hello")
+        connection.close()
+        assert broken == {"event": 0, "answer": 0}
+    finally:
+        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+        thread.join(10)
+        loop.run_until_complete(node.runtime.close())
+        loop.close()

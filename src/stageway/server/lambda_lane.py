@@ -125,8 +125,40 @@ class LambdaLane:
         comes. The proxy lane has decided the lane takes the request (and counted it)."""
         method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate
         stage, _, function, name, parts = route[:5]
-        route_key, path, _, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage_name = parts
-        source_ip = listener.source_ip
+        in_flight: InFlight = (
+            listener, request_id, time_epoch_ms, started, stage, parts[0], method, raw_path, raw_query, protocol,
+            keep_alive, perf_counter(), len(body), origin,
+            None if stage.access_log is None else (route, raw_headers, host_header, body),
+        )
+        lanes = self._lanes
+        try:
+            payload = orjson.dumps(
+                self._event(listener, parts, raw_headers, method, protocol, request_id, time_epoch_ms, body)
+            )
+            future = self._functions.start_invocation(name, payload)
+        except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
+            lanes.fail(in_flight, invocation_refused(error, function))
+            return
+        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
+            lanes.fail(in_flight, error)
+            return
+        # The integration timeout bounds the call; the function runs on (as on AWS) and its result is dropped.
+        timer = running_loop().call_later(function.timeout_s, future.cancel)
+        future.add_done_callback(partial(self._answered, in_flight, timer, name, function))
+
+    @staticmethod
+    def _event(
+        listener: LaneListener,
+        parts: EventParts,
+        raw_headers: list[bytes],
+        method: str,
+        protocol: str,
+        request_id: str,
+        time_epoch_ms: int,
+        body: bytes,
+    ) -> dict[str, object]:
+        """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
+        route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage_name = parts
         # The client's headers as the pipeline's `with_forwarding_headers` gives them (the client sent none of
         # the four it adds: such a request does not reach a lane).
         try:
@@ -138,31 +170,15 @@ class LambdaLane:
         cookies = None
         if len(header_map) != len(names) or "cookie" in header_map:
             header_map, cookies = v2_headers(list(zip(names, values, strict=True)))
+        source_ip = listener.source_ip
         header_map["x-forwarded-for"] = source_ip
         header_map["x-forwarded-port"] = str(listener.server_port)
         header_map["x-forwarded-proto"] = "http"
         header_map["x-amzn-trace-id"] = trace_id(time_epoch_ms)
-        event = v2_event(
+        return v2_event(
             route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
             api_id, None, domain, prefix, method, protocol, source_ip, request_id, stage_name, time_epoch_ms, body,
         )
-        in_flight: InFlight = (
-            listener, request_id, time_epoch_ms, started, stage, route_key, method, raw_path, raw_query, protocol,
-            keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (route, raw_headers, host_header, body),
-        )
-        lanes = self._lanes
-        try:
-            future = self._functions.start_invocation(name, orjson.dumps(event))
-        except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
-            lanes.fail(in_flight, invocation_refused(error, function))
-            return
-        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
-            lanes.fail(in_flight, error)
-            return
-        # The integration timeout bounds the call; the function runs on (as on AWS) and its result is dropped.
-        timer = running_loop().call_later(function.timeout_s, future.cancel)
-        future.add_done_callback(partial(self._answered, in_flight, timer, name, function))
 
     def _answered(
         self,

@@ -32,6 +32,10 @@ and the listener's encoder.
 
 Header values need no line-break check here, unlike the pipeline's (where mappings and functions make
 values): httptools refuses a CR or LF inside a value on both sides (tests/unit/test_proxy_lane_rules.py pins it).
+
+`ProxyLane` is also the entry of the Lambda lane (`server/lambda_lane.py`): the listener hands every candidate
+here, the route memo below resolves plain Lambda routes too, and a request to one goes to the Lambda lane
+after the same CORS and throttle steps, answered through the same failure, stage-log and metric paths.
 """
 
 from __future__ import annotations
@@ -377,8 +381,8 @@ class ProxyLane:
 
 
 def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, raw_query: str) -> _Resolved:
-    """Where a request goes on `plan`, when the lane may take it: a plain proxy route with a URL the client
-    can call (else the pipeline answers, with its 500)."""
+    """Where a request goes on `plan`, when a lane may take it: a plain proxy route with a URL the client can
+    call (else the pipeline answers, with its 500), or a plain Lambda route (`lambda_route_of`)."""
     host = host_of(host_header)
     selection = select(plan, host, raw_path)
     if selection is None:
