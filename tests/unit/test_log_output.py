@@ -70,25 +70,29 @@ def test_an_info_line_without_a_record_is_the_line_logging_writes() -> None:
     logger.setLevel(logging.INFO)
     try:
         logger.info("[%s %s] %s", "fn", "rid-1", "hello 100%")
-        assert handler.emit_info_line("stageway.test.fastline", "[fn rid-1] hello 100%")
+        logger.info("[%s %s] %s", "fn", "rid-1", "and %s")
+        assert handler.emit_info_lines("stageway.test.fastline", "[fn rid-1] ", ("hello 100%",))
+        assert handler.emit_info_lines("stageway.test.fastline", "[fn rid-1] ", ("hello 100%", "and %s"))
         handler.flush()
     finally:
         logger.removeHandler(handler)
         handler.close()
-    usual, fast = stream.getvalue().splitlines()
+    usual, usual_next, fast, *fast_two = stream.getvalue().splitlines()
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
-    assert re.match(stamp, usual) and re.match(stamp, fast)
+    assert all(re.match(stamp, line) for line in (usual, usual_next, fast, *fast_two))
     assert usual[24:] == fast[24:] == "INFO stageway.test.fastline [fn rid-1] hello 100%"
+    assert [line[24:] for line in fast_two] == [usual[24:], usual_next[24:]]
+    assert fast_two[0][:23] == fast_two[1][:23]  # lines logged together share their time
 
 
 def test_no_line_without_a_record_for_another_format_or_a_filter() -> None:
     handler = BatchingStreamHandler(io.StringIO(), interval_s=60)
     try:
         handler.setFormatter(logging.Formatter("%(message)s"))
-        assert not handler.emit_info_line("x", "y")
+        assert not handler.emit_info_lines("x", "", ("y",))
         handler.setFormatter(SecondCachingFormatter(LOG_FORMAT))
         handler.addFilter(lambda record: True)
-        assert not handler.emit_info_line("x", "y")
+        assert not handler.emit_info_lines("x", "", ("y",))
     finally:
         handler.close()
 
@@ -103,7 +107,7 @@ def test_the_runtime_writes_lines_directly_only_when_the_root_handler_is_the_onl
     logger = logging.getLogger("stageway.function.fast-test")
     try:
         root.handlers = [handler]
-        assert _only_handler_line_writer(logger) == handler.emit_info_line
+        assert _only_handler_line_writer(logger) == handler.emit_info_lines
         extra = logging.NullHandler()
         logger.addHandler(extra)  # e.g. a test's log capture: records must reach it
         assert _only_handler_line_writer(logger) is None

@@ -542,10 +542,10 @@ class Worker:
         name = self.config.name
         logger = self._logger
         # Looked for once for all the lines (they are logged together, nothing can change in between).
-        emit_line = _only_handler_line_writer(logger)
+        emit_lines = _only_handler_line_writer(logger)
         prefix = f"[{name} {request_id or '-'}] "  # _LINE_FORMAT's text before the line
-        for line in lines:
-            if emit_line is None or not emit_line(logger.name, prefix + line):
+        if emit_lines is None or not emit_lines(logger.name, prefix, lines):
+            for line in lines:
                 _log_record(logger, (name, request_id or "-", line), name, request_id)
 
 
@@ -554,8 +554,8 @@ _new_record = logging.LogRecord.__new__
 _prototype: dict[str, object] | None = None
 
 
-def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str], bool] | None:
-    """The `emit_info_line` of the one handler an INFO record of `logger` would reach, when that handler has
+def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str, tuple[str, ...]], bool] | None:
+    """The `emit_info_lines` of the one handler an INFO record of `logger` would reach, when that handler has
     one (stageway's process log handler) and nothing on the way could change or stop the record: no
     filters on the logger, no handlers on it or its ancestors but the root's single one. Checked for every
     line or lines logged together: tests and embedding applications add handlers at any time."""
@@ -571,7 +571,7 @@ def _only_handler_line_writer(logger: logging.Logger) -> Callable[[str, str], bo
     handler = parent.handlers[0]
     if handler.level > logging.INFO:
         return None
-    return getattr(handler, "emit_info_line", None)
+    return getattr(handler, "emit_info_lines", None)
 
 
 def _log_record(

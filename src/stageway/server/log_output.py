@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import time
+from collections import deque
 from typing import TextIO
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -45,8 +46,9 @@ class BatchingStreamHandler(logging.Handler):
         super().__init__()
         self.stream = stream or sys.stderr
         self.interval_s = interval_s
-        self._pending: list[str] = []
-        self._pending_lock = threading.Lock()
+        self._pending: deque[str] = deque()
+        """Formatted text waiting for the writer. A deque: appending and popping from its two ends are atomic,
+        so the request path appends without a lock."""
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_periodically, name="stageway-log-writer", daemon=True)
         self._writer.start()
@@ -57,27 +59,29 @@ class BatchingStreamHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - logging must never raise into the caller
             self.handleError(record)
             return
-        with self._pending_lock:
-            self._pending.append(line)
+        self._pending.append(line)
 
-    def emit_info_line(self, logger_name: str, message: str) -> bool:
-        """Queue what `emit` would write for an INFO record of `logger_name` whose message is `message`,
-        without making the record: the local Lambda runtime logs three or more lines an invocation, and a
-        LogRecord, the handler's lock and the general formatter cost more than the line. False (nothing
-        written) unless this handler formats with LOG_FORMAT and has no filters; the caller logs the usual
-        way then."""
+    def emit_info_lines(self, logger_name: str, prefix: str, messages: tuple[str, ...]) -> bool:
+        """Queue what `emit` would write for INFO records of `logger_name` whose messages are `prefix` and each
+        of `messages`, made now, without making the records: the local Lambda runtime logs three or more lines
+        an invocation (END and REPORT together), and a LogRecord, the handler's lock and the general formatter
+        cost more than a line. False (nothing written) unless this handler formats with LOG_FORMAT and has no
+        filters; the caller logs the usual way then."""
         formatter = self.formatter
         if self.filters or not isinstance(formatter, SecondCachingFormatter) or formatter._fmt != LOG_FORMAT:
             return False
         now = time.time()
-        line = f"{formatter.time_text(now, (now - int(now)) * 1000)} INFO {logger_name} {message}"
-        with self._pending_lock:
-            self._pending.append(line)
+        head = f"{formatter.time_text(now, (now - int(now)) * 1000)} INFO {logger_name} {prefix}"
+        if len(messages) == 1:
+            self._pending.append(head + messages[0])
+        else:
+            self._pending.append("\n".join([head + message for message in messages]))
         return True
 
     def flush(self) -> None:
-        with self._pending_lock:
-            lines, self._pending = self._pending, []
+        pending = self._pending
+        # Only this method takes from the left; lines appended meanwhile wait for the next flush.
+        lines = [pending.popleft() for _ in range(len(pending))]
         if not lines:
             return
         try:
