@@ -79,6 +79,9 @@ apis:
     integrations:{integrations}
       by-stage: {{integrationType: AWS_PROXY, integrationUri: "arn:aws:lambda:us-east-1:111122223333:function:${{stageVariables.fn}}", payloadFormatVersion: "2.0"}}
       v1: {{integrationType: AWS_PROXY, integrationUri: echo-event, payloadFormatVersion: "1.0"}}
+      v1-inferred: {{integrationType: AWS_PROXY, integrationUri: inferred, payloadFormatVersion: "1.0"}}
+      v1-cookies: {{integrationType: AWS_PROXY, integrationUri: with-cookies, payloadFormatVersion: "1.0"}}
+      v1-raises: {{integrationType: AWS_PROXY, integrationUri: raises, payloadFormatVersion: "1.0"}}
       mapped:
         integrationType: AWS_PROXY
         integrationUri: echo-event
@@ -91,6 +94,11 @@ apis:
       GET /files/{{path+}}: echo-event
       GET /by-stage: by-stage
       GET /v1: v1
+      ANY /v1/items/{{itemId}}: v1
+      GET /v1/files/{{path+}}: v1
+      GET /v1/inferred: v1-inferred
+      GET /v1/cookies: v1-cookies
+      GET /v1/raises: v1-raises
       GET /mapped: mapped
       GET /short: short
       GET /elsewhere: elsewhere
@@ -239,6 +247,14 @@ def test_events_and_answers_are_the_pipelines(servers: Pair) -> None:
         ("GET", "/with-cookies", [], b""),
         ("GET", "/binary", [], b""),
         ("OPTIONS", "/echo-event", [], b""),  # no CORS on this API: an OPTIONS request is a request like another
+        # Payload format 1.0.
+        ("GET", "/v1", [], b""),
+        ("GET", "/v1/items/John%20Doe?tag=a%20b&tag=c&solo", browser, b""),
+        ("POST", "/v1/items/7", [("Content-Type", "application/json")], b'{"name": "Rex"}'),
+        ("PUT", "/v1/items/7", [("Content-Type", "image/png")], bytes(range(256))),
+        ("GET", "/prod/v1/files/a/b%2Fc.txt", [("User-Agent", "e2e")], b""),
+        ("GET", "/v1/inferred", [], b""),
+        ("GET", "/v1/cookies", [], b""),
     ]
     _assert_same(servers, requests, in_lane=len(requests))
 
@@ -246,6 +262,7 @@ def test_events_and_answers_are_the_pipelines(servers: Pair) -> None:
 def test_failures_are_the_pipelines(servers: Pair) -> None:
     requests: list[Request] = [
         ("GET", "/raises", [], b""),  # a function error: 500
+        ("GET", "/v1/raises", [], b""),  # ... with payload 1.0
         ("GET", "/garbage", [], b""),  # a malformed answer: 500
         ("GET", "/short?s=1", [], b""),  # past the integration timeout: 503
         ("PUT", "/echo-event", [], b"x" * 5_000_000),  # a 6.7 MB event: Lambda refuses it, 413
@@ -253,12 +270,11 @@ def test_failures_are_the_pipelines(servers: Pair) -> None:
         ("GET", "/echo-event", [], b""),  # and the next request is served by a new worker
     ]
     answers = _assert_same(servers, requests, in_lane=len(requests))
-    assert [status for status, *_ in answers] == [500, 500, 503, 413, 500, 200]
+    assert [status for status, *_ in answers] == [500, 500, 500, 503, 413, 500, 200]
 
 
 def test_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair) -> None:
     requests: list[Request] = [
-        ("GET", "/v1", [], b""),  # payload format 1.0
         ("GET", "/mapped", [], b""),  # a parameter mapping
         ("GET", "/elsewhere", [], b""),  # a function the local runtime does not have (and no remote endpoint)
         ("HEAD", "/echo-event", [], b""),
@@ -405,7 +421,7 @@ apis:
     thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
     thread.start()
     broken = {"event": 1, "answer": 1}
-    make_event, parse = lambda_lane.LambdaLane._event, lambda_lane.parse_v2_response
+    make_event, parse = lambda_lane._v2_event, lambda_lane.parse_v2_response
 
     def event_once_broken(*args: Any) -> Any:
         if broken["event"]:
@@ -419,7 +435,7 @@ apis:
             raise RuntimeError("a bug reading the answer")
         return parse(payload)
 
-    monkeypatch.setattr(lambda_lane.LambdaLane, "_event", staticmethod(event_once_broken))
+    monkeypatch.setattr(lambda_lane, "_v2_event", event_once_broken)
     monkeypatch.setattr(lambda_lane, "parse_v2_response", parse_once_broken)
     try:
         deadline = time.monotonic() + 10

@@ -98,7 +98,7 @@ def test_an_authorizer_keeps_a_route_out_of_the_proxy_lane() -> None:
     assert route(stage, "GET", "/a").plain_proxy is not None
 
 
-def test_only_plain_payload_2_0_lambda_routes_may_take_the_lambda_lane() -> None:
+def test_only_plain_lambda_routes_may_take_the_lambda_lane() -> None:
     arn = "arn:aws:lambda:us-east-1:123456789012:function:{}"
     integrations = [
         {"integrationId": name, "integrationType": "AWS_PROXY", "integrationUri": arn.format(name),
@@ -117,7 +117,9 @@ def test_only_plain_payload_2_0_lambda_routes_may_take_the_lambda_lane() -> None
     ]
     document = {"api": {"apiId": "api1"}, "routes": routes, "integrations": integrations, "authorizers": []}
     stage = Compiler().compile_stage("api1", STAGE, document)
-    plain = route(stage, "GET", "/plain")
-    assert plain.plain_lambda is not None and plain.plain_lambda is plain.integration and plain.plain_proxy is None
-    for path in ("/v1", "/mapped", "/guarded"):  # payload 1.0, a parameter mapping, an authorizer
+    for path in ("/plain", "/v1"):  # either payload format
+        plain = route(stage, "GET", path)
+        assert plain.plain_lambda is not None and plain.plain_lambda is plain.integration
+        assert plain.plain_proxy is None
+    for path in ("/mapped", "/guarded"):  # a parameter mapping, an authorizer
         assert route(stage, "GET", path).plain_lambda is None

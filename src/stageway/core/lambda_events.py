@@ -211,6 +211,74 @@ def build_v1_event(
     request: IncomingRequest, route: RouteContext, headers: list[tuple[str, str]]
 ) -> dict[str, Any]:
     """The payload format 1.0 event. `headers` is `with_forwarding_headers(request)` (names lower-case)."""
+    domain_name = route.domain_name or request.host
+    query_map, multi_query = v1_query_parameters(request.raw_query)
+    return v1_event(
+        route.resource_path,
+        route.stage_raw_path,
+        headers,
+        query_map,
+        multi_query,
+        route.path_parameters,
+        route.stage_variables,
+        route.account_id,
+        route.api_id,
+        route.authorizer,
+        route.identity,
+        domain_name,
+        domain_name.partition(".")[0],
+        request.method,
+        request.protocol,
+        request.source_ip,
+        request.request_id,
+        route.stage,
+        request.time_epoch_ms,
+        request.body,
+    )
+
+
+def v1_query_parameters(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    """`queryStringParameters` (a repeated name's last value) and `multiValueQueryStringParameters`; both
+    None when there are none."""
+    query = parse_query_string(raw_query)
+    if not query:
+        return None, None
+    query_map: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in query:
+        query_map[name] = value
+        values = multi_query.get(name)
+        if values is None:
+            multi_query[name] = [value]
+        else:
+            values.append(value)
+    return query_map, multi_query
+
+
+def v1_event(
+    resource_path: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    query_map: dict[str, str] | None,
+    multi_query: dict[str, list[str]] | None,
+    path_parameters: dict[str, str],
+    stage_variables: dict[str, str],
+    account_id: str,
+    api_id: str,
+    authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None,
+    domain_name: str,
+    domain_prefix: str,
+    method: str,
+    protocol: str,
+    source_ip: str,
+    request_id: str,
+    stage: str,
+    time_epoch_ms: int,
+    body: bytes,
+) -> dict[str, Any]:
+    """The payload format 1.0 event from its parts (see `v2_event`). `path` is the request path as sent,
+    percent-encoding and a named stage's prefix included (`/prod/pets/John%20Doe`)."""
     # 1.0 keeps the Cookie header; the single-value maps hold the last value of a repeated name.
     header_map: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
@@ -221,53 +289,30 @@ def build_v1_event(
             multi_headers[name] = [value]
         else:
             values.append(value)
-
-    query_map: dict[str, str] | None = None
-    multi_query: dict[str, list[str]] | None = None
-    query = parse_query_string(request.raw_query)
-    if query:
-        query_map = {}
-        multi_query = {}
-        for name, value in query:
-            query_map[name] = value
-            values = multi_query.get(name)
-            if values is None:
-                multi_query[name] = [value]
-            else:
-                values.append(value)
-
-    # 1.0 keeps the path as sent, percent-encoding included (`/prod/pets/John%20Doe`).
-    path = route.stage_raw_path
-    resource_path = route.resource_path
-    domain_name = route.domain_name or request.host
     user_agent = header_map.get("user-agent")
-    # AWS's 1.0 example shows both keys null on a route without an authorizer.
-    authorizer = route.authorizer if route.authorizer is not None else {"claims": None, "scopes": None}
-    time_epoch_ms = request.time_epoch_ms
-
-    body: str | None = None
-    is_base64 = False
     # Unlike 2.0, a body-less 1.0 event says `body: null, isBase64Encoded: false` (spec §4.3 example).
-    if request.body:
-        body, is_base64 = _body_fields(request.body, header_map.get("content-type"))
-
+    text: str | None = None
+    is_base64 = False
+    if body:
+        text, is_base64 = _body_fields(body, header_map.get("content-type"))
     return {
         "version": "1.0",
         "resource": resource_path,
         "path": path,
-        "httpMethod": request.method,
+        "httpMethod": method,
         "headers": header_map,
         "multiValueHeaders": multi_headers,
         "queryStringParameters": query_map,
         "multiValueQueryStringParameters": multi_query,
         "requestContext": {
-            "accountId": route.account_id,
-            "apiId": route.api_id,
-            "authorizer": authorizer,
+            "accountId": account_id,
+            "apiId": api_id,
+            # AWS's 1.0 example shows both keys null on a route without an authorizer.
+            "authorizer": authorizer if authorizer is not None else {"claims": None, "scopes": None},
             "domainName": domain_name,
-            "domainPrefix": domain_name.partition(".")[0],
-            "extendedRequestId": request.request_id,
-            "httpMethod": request.method,
+            "domainPrefix": domain_prefix,
+            "extendedRequestId": request_id,
+            "httpMethod": method,
             "identity": {
                 "accessKey": None,
                 "accountId": None,
@@ -277,26 +322,26 @@ def build_v1_event(
                 "cognitoIdentityId": None,
                 "cognitoIdentityPoolId": None,
                 "principalOrgId": None,
-                "sourceIp": request.source_ip,
+                "sourceIp": source_ip,
                 "user": None,
                 "userAgent": user_agent,
                 "userArn": None,
                 "clientCert": None,
                 # An IAM-authorized caller fills in who they are (spec §7.3).
-                **(route.identity or {}),
+                **(identity or {}),
             },
             "path": path,
-            "protocol": request.protocol,
-            "requestId": request.request_id,
+            "protocol": protocol,
+            "requestId": request_id,
             "requestTime": clf_time(time_epoch_ms),
             "requestTimeEpoch": time_epoch_ms,
             "resourceId": None,
             "resourcePath": resource_path,
-            "stage": route.stage,
+            "stage": stage,
         },
-        "pathParameters": route.path_parameters or None,
-        "stageVariables": route.stage_variables or None,
-        "body": body,
+        "pathParameters": path_parameters or None,
+        "stageVariables": stage_variables or None,
+        "body": text,
         "isBase64Encoded": is_base64,
     }
 

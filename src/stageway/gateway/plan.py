@@ -82,7 +82,7 @@ class RoutePlan:
     """The integration, when the route is an HTTP proxy and nothing else (no authorizer, no parameter
     mapping): what the listener's proxy lane may answer on its own (`server/proxy_lane.py`)."""
     plain_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
-    """Likewise for a Lambda proxy integration of payload format 2.0 (`server/lambda_lane.py`)."""
+    """Likewise for a Lambda proxy integration (`server/lambda_lane.py`)."""
 
     def __post_init__(self) -> None:
         integration = self.integration
@@ -91,8 +91,7 @@ class RoutePlan:
         )
         # frozen: set once, here
         object.__setattr__(self, "plain_proxy", integration if plain and isinstance(integration, HttpProxyPlan) else None)
-        plain_lambda = plain and isinstance(integration, LambdaPlan) and integration.payload_format_version == "2.0"
-        object.__setattr__(self, "plain_lambda", integration if plain_lambda else None)
+        object.__setattr__(self, "plain_lambda", integration if plain and isinstance(integration, LambdaPlan) else None)
 
 
 @dataclass(frozen=True, slots=True)

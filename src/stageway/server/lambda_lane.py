@@ -1,22 +1,22 @@
-"""The Lambda lane: a plain Lambda proxy route (payload 2.0) answered from the listener's and the local
-runtime's callbacks.
+"""The Lambda lane: a plain Lambda proxy route answered from the listener's and the local runtime's callbacks.
 
 The pipeline spends, per Lambda request, about as much CPU on its own objects as on the gateway's work: the
 request's `IncomingRequest`, `RouteContext` and `Exchange`, the headers list with the forwarding headers, a
 coroutine chain (`handle`, `_integrate`, `call_lambda`, `invoke`) resumed through the connection's task, and
 a deadline timer. This lane does the gateway's work from what the listener read: the route resolved once per
 (Host, method, path, query) and plan by the proxy lane's memo (`server/proxy_lane.py`), which also keeps the
-parts of the event that depend on nothing else (`rawPath`, `queryStringParameters`, `pathParameters`,
+parts of the event that depend on nothing else (the path, the query parameters, `pathParameters`,
 `stageVariables`, the request context's API fields); per request only the headers, ids, times and body are
-new. The event is made by `core.lambda_events.v2_event`, the pipeline's own builder, and the function's answer
-is read by `parse_v2_response` and written by the listener's encoder: the two ways give the same bytes.
+new. The event is made by `core.lambda_events.v2_event` or `v1_event`, the pipeline's own builders, and the
+function's answer is read by `parse_v2_response` or `parse_v1_response` and written by the listener's encoder:
+the two ways give the same bytes.
 
 It takes a request when the proxy lane's rules let it (no HEAD, no chunked body, no header the gateway
 rewrites, nothing pipelined ahead of it, a throttle that answers at once) and the route is plain
-(`RoutePlan.plain_lambda`: AWS_PROXY to a function, payload format 2.0, no authorizer, no parameter mapping)
-and its function is one of the local runtime's (a remote function goes through the pipeline). What goes wrong
-is answered as the pipeline answers it, through the proxy lane's `_fail`: a refused invocation (function
-gone, reserved concurrency 0, an event over 6 MB), a function error or a malformed answer is 500 (413 for
+(`RoutePlan.plain_lambda`: AWS_PROXY to a function, either payload format, no authorizer, no parameter
+mapping) and its function is one of the local runtime's (a remote function goes through the pipeline). What
+goes wrong is answered as the pipeline answers it, through the proxy lane's `fail`: a refused invocation
+(function gone, an event over 6 MB), a function error, a malformed answer or a worker that dies is 500 (413 for
 the event's size), the integration timeout 503.
 """
 
@@ -33,8 +33,15 @@ import orjson
 from stageway.core.errors import GatewayError
 from stageway.core.forwarding import trace_id
 from stageway.core.http import HEADER_NAMES, header_name
-from stageway.core.lambda_events import v2_event, v2_headers, v2_path, v2_query_parameters
-from stageway.core.lambda_responses import parse_v2_response
+from stageway.core.lambda_events import (
+    v1_event,
+    v1_query_parameters,
+    v2_event,
+    v2_headers,
+    v2_path,
+    v2_query_parameters,
+)
+from stageway.core.lambda_responses import parse_v1_response, parse_v2_response
 from stageway.core.stage_variables import substitute_stage_variables
 from stageway.functions import (
     FunctionNotFound,
@@ -52,12 +59,20 @@ if TYPE_CHECKING:
     from stageway.core.routing import RouteMatch
     from stageway.server.proxy_lane import Candidate, InFlight, LaneListener, ProxyLane
 
-EventParts = tuple[
+V2Parts = tuple[
     str, str, str, "dict[str, str] | None", "dict[str, str]", "dict[str, str]", str, str, str, str, str
 ]
-"""What a request's event takes from its route and URL alone: (route key, `rawPath`, `rawQueryString`,
+"""What a payload 2.0 event takes from its route and URL alone: (route key, `rawPath`, `rawQueryString`,
 `queryStringParameters`, `pathParameters`, `stageVariables`, account id, API id, domain name, domain prefix,
 stage)."""
+V1Parts = tuple[
+    str, str, str, "dict[str, str] | None", "dict[str, list[str]] | None", "dict[str, str]", "dict[str, str]",
+    str, str, str, str, str,
+]
+"""Likewise for payload 1.0: (route key, `resource`, `path`, `queryStringParameters`,
+`multiValueQueryStringParameters`, `pathParameters`, `stageVariables`, account id, API id, domain name, domain
+prefix, stage)."""
+EventParts = V2Parts | V1Parts
 
 LambdaRoute = tuple[StagePlan, RoutePlan, LambdaPlan, str, EventParts, None, str, dict[str, str], str, str | None]
 """The proxy lane's memo entry for a Lambda route: (stage, route, integration, function name, event parts,
@@ -82,19 +97,22 @@ def lambda_route_of(
     name = function.function_name
     if function.has_stage_variables:
         name = substitute_stage_variables(name, stage.stage_variables)
-    parts: EventParts = (
-        match.route_key,
-        v2_path(raw_path, selection.route_raw_path, selection.mapping_key),
-        raw_query,
-        v2_query_parameters(raw_query),
-        match.path_parameters,
-        stage.stage_variables,
-        plan.account_id,
-        stage.api_id,
-        host,  # the pipeline's `domainName`: the route context's, which is the request's host
-        host.partition(".")[0],
-        stage.stage_name,
-    )
+    # The pipeline's `domainName` is the route context's, which is the request's host.
+    route_key, prefix = match.route_key, host.partition(".")[0]
+    parts: EventParts
+    if function.payload_format_version == "1.0":
+        query_map, multi_query = v1_query_parameters(raw_query)
+        resource_path = "$default" if route_key == "$default" else route_key.split(" ", 1)[1]
+        parts = (
+            route_key, resource_path, raw_path, query_map, multi_query, match.path_parameters, stage.stage_variables,
+            plan.account_id, stage.api_id, host, prefix, stage.stage_name,
+        )
+    else:
+        parts = (
+            route_key, v2_path(raw_path, selection.route_raw_path, selection.mapping_key), raw_query,
+            v2_query_parameters(raw_query), match.path_parameters, stage.stage_variables, plan.account_id,
+            stage.api_id, host, prefix, stage.stage_name,
+        )
     return (
         stage, match.target, function, name, parts, None, host, match.path_parameters, selection.route_raw_path,
         selection.mapping_key,
@@ -132,8 +150,9 @@ class LambdaLane:
         )
         lanes = self._lanes
         try:
+            make_event = _v1_event if function.payload_format_version == "1.0" else _v2_event
             payload = orjson.dumps(
-                self._event(listener, parts, raw_headers, method, protocol, request_id, time_epoch_ms, body)
+                make_event(listener, parts, raw_headers, method, protocol, request_id, time_epoch_ms, body)  # type: ignore[arg-type]
             )
             future = self._functions.start_invocation(name, payload)
         except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
@@ -145,40 +164,6 @@ class LambdaLane:
         # The integration timeout bounds the call; the function runs on (as on AWS) and its result is dropped.
         timer = running_loop().call_later(function.timeout_s, future.cancel)
         future.add_done_callback(partial(self._answered, in_flight, timer, name, function))
-
-    @staticmethod
-    def _event(
-        listener: LaneListener,
-        parts: EventParts,
-        raw_headers: list[bytes],
-        method: str,
-        protocol: str,
-        request_id: str,
-        time_epoch_ms: int,
-        body: bytes,
-    ) -> dict[str, object]:
-        """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
-        route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage_name = parts
-        # The client's headers as the pipeline's `with_forwarding_headers` gives them (the client sent none of
-        # the four it adds: such a request does not reach a lane).
-        try:
-            names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
-        except KeyError:  # a name the cache does not hold yet
-            names = list(map(header_name, raw_headers[::2]))
-        values = list(map(bytes.decode, raw_headers[1::2], _LATIN_1))
-        header_map = dict(zip(names, values, strict=True))
-        cookies = None
-        if len(header_map) != len(names) or "cookie" in header_map:
-            header_map, cookies = v2_headers(list(zip(names, values, strict=True)))
-        source_ip = listener.source_ip
-        header_map["x-forwarded-for"] = source_ip
-        header_map["x-forwarded-port"] = str(listener.server_port)
-        header_map["x-forwarded-proto"] = "http"
-        header_map["x-amzn-trace-id"] = trace_id(time_epoch_ms)
-        return v2_event(
-            route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
-            api_id, None, domain, prefix, method, protocol, source_ip, request_id, stage_name, time_epoch_ms, body,
-        )
 
     def _answered(
         self,
@@ -203,7 +188,10 @@ class LambdaLane:
                 lanes.fail(in_flight, function_failed(result))
                 return
             try:
-                response = parse_v2_response(result.payload)
+                if function.payload_format_version == "1.0":
+                    response = parse_v1_response(result.payload)
+                else:
+                    response = parse_v2_response(result.payload)
             except GatewayError as failure:
                 lanes.fail(in_flight, failure)
                 return
@@ -222,3 +210,70 @@ class LambdaLane:
             listener.lane_done(keep_alive)
         except Exception:  # noqa: BLE001 - logged by `answer_failed`; a bug costs this client connection only
             lanes.answer_failed(in_flight)
+
+
+def _client_headers(raw_headers: list[bytes]) -> tuple[list[str], list[str]]:
+    """The client's header names (lower-case) and values (latin-1), as `request_from_raw` decodes them."""
+    try:
+        names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+    except KeyError:  # a name the cache does not hold yet
+        names = list(map(header_name, raw_headers[::2]))
+    return names, list(map(bytes.decode, raw_headers[1::2], _LATIN_1))
+
+
+def _v2_event(
+    listener: LaneListener,
+    parts: V2Parts,
+    raw_headers: list[bytes],
+    method: str,
+    protocol: str,
+    request_id: str,
+    time_epoch_ms: int,
+    body: bytes,
+) -> dict[str, object]:
+    """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
+    route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage = parts
+    names, values = _client_headers(raw_headers)
+    header_map = dict(zip(names, values, strict=True))
+    cookies = None
+    if len(header_map) != len(names) or "cookie" in header_map:
+        header_map, cookies = v2_headers(list(zip(names, values, strict=True)))
+    # The forwarding headers, after the client's, as `with_forwarding_headers` adds them (the client sent none
+    # of the four: such a request does not reach a lane).
+    source_ip = listener.source_ip
+    header_map["x-forwarded-for"] = source_ip
+    header_map["x-forwarded-port"] = str(listener.server_port)
+    header_map["x-forwarded-proto"] = "http"
+    header_map["x-amzn-trace-id"] = trace_id(time_epoch_ms)
+    return v2_event(
+        route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
+        api_id, None, domain, prefix, method, protocol, source_ip, request_id, stage, time_epoch_ms, body,
+    )
+
+
+def _v1_event(
+    listener: LaneListener,
+    parts: V1Parts,
+    raw_headers: list[bytes],
+    method: str,
+    protocol: str,
+    request_id: str,
+    time_epoch_ms: int,
+    body: bytes,
+) -> dict[str, object]:
+    """The request's payload 1.0 event, as the pipeline's `build_v1_event` makes it."""
+    (_, resource_path, path, query_map, multi_query, path_parameters, stage_variables, account_id, api_id, domain,
+     prefix, stage) = parts
+    names, values = _client_headers(raw_headers)
+    source_ip = listener.source_ip
+    headers = list(zip(names, values, strict=True))
+    headers += (
+        ("x-forwarded-for", source_ip),
+        ("x-forwarded-port", str(listener.server_port)),
+        ("x-forwarded-proto", "http"),
+        ("x-amzn-trace-id", trace_id(time_epoch_ms)),
+    )
+    return v1_event(
+        resource_path, path, headers, query_map, multi_query, path_parameters, stage_variables, account_id, api_id,
+        None, None, domain, prefix, method, protocol, source_ip, request_id, stage, time_epoch_ms, body,
+    )

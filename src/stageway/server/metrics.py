@@ -156,7 +156,7 @@ class GatewayMetrics(Collector):
         )
         lambda_lane = CounterMetricFamily(
             "stageway_lambda_lane_requests",
-            "Requests answered on the Lambda lane: plain Lambda proxy routes (payload 2.0) served from callbacks "
+            "Requests answered on the Lambda lane: plain Lambda proxy routes of local functions served from callbacks "
             "(no labels)",
             value=self.lambda_lane_requests,
         )

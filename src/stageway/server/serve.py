@@ -60,7 +60,7 @@ class ServeOptions:
     """Answer plain HTTP proxy routes on bytes from the listener (`server/proxy_lane.py`); off: every request
     takes the pipeline (`--no-proxy-lane`, to compare or to rule the lane out)."""
     lambda_lane: bool = True
-    """Answer plain Lambda proxy routes (payload 2.0, local functions) from callbacks (`server/lambda_lane.py`);
+    """Answer plain Lambda proxy routes (local functions) from callbacks (`server/lambda_lane.py`);
     off: they take the pipeline (`--no-lambda-lane`)."""
     admin_host: str = "127.0.0.1"
     admin_port: int | None = 8081
