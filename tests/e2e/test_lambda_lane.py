@@ -17,15 +17,24 @@ import shutil
 import signal
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.stageway_server import StagewayServer, free_port
+from tests.support.lane_pair import (
+    Answer,
+    Pair,
+    Request,
+    both,
+    in_process_server,
+    metric,
+    request_series,
+    send,
+    serve_pair,
+)
+from tests.support.stageway_server import StagewayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_functions"
 HANDLERS = ["echo_event", "inferred", "plain_string", "with_cookies", "binary", "raises", "garbage", "sleeps", "exits"]
@@ -44,14 +53,6 @@ STAGE_LOG_FORMAT = (
 )
 VARYING_LOG_KEYS = ("requestId", "integration.requestId", "awsEndpointRequestId", "requestTimeEpoch",
                     "integrationLatency", "responseLatency")
-
-
-@dataclass
-class Pair:
-    lane: StagewayServer
-    pipeline: StagewayServer
-    lane_admin: int
-    pipeline_admin: int
 
 
 @pytest.fixture(scope="module")
@@ -130,31 +131,8 @@ apis:
       $default: {{autoDeploy: true}}
 """
     )
-    lane_admin, pipeline_admin = free_port(), free_port()
-    common = ("--default-api", "lambdas")
-    with (
-        StagewayServer(folder / "api.yaml", args=(*common, "--admin-port", str(lane_admin))) as lane,
-        StagewayServer(
-            folder / "api.yaml", args=(*common, "--admin-port", str(pipeline_admin), "--no-lambda-lane")
-        ) as pipeline,
-    ):
-        yield Pair(lane, pipeline, lane_admin, pipeline_admin)
-
-
-Answer = tuple[int, str, list[tuple[str, str]], bytes]
-Request = tuple[str, str, list[tuple[str, str]], bytes]
-
-
-def _send(connection: http.client.HTTPConnection, method: str, target: str, headers: list[tuple[str, str]],
-          body: bytes) -> Answer:
-    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers:
-        connection.putheader(name, value)
-    if body:
-        connection.putheader("Content-Length", str(len(body)))
-    connection.endheaders(body or None)
-    response = connection.getresponse()
-    return response.status, response.reason, list(response.getheaders()), response.read()
+    with serve_pair(folder / "api.yaml", "lambdas", "--no-lambda-lane") as pair:
+        yield pair
 
 
 def _normalized_event(event: dict[str, Any]) -> str:
@@ -181,37 +159,13 @@ def _normalized(answer: Answer) -> Answer:
     return status, reason, kept, body
 
 
-def _both(servers: Pair, requests: list[Request]) -> list[tuple[Answer, Answer]]:
-    """The requests, in order on one keep-alive connection to each server; their answers side by side."""
-    lane = http.client.HTTPConnection("127.0.0.1", servers.lane.port, timeout=20)
-    pipeline = http.client.HTTPConnection("127.0.0.1", servers.pipeline.port, timeout=20)
-    answers = []
-    try:
-        for method, target, headers, body in requests:
-            host = [] if any(name.lower() == "host" for name, _ in headers) else [("Host", "127.0.0.1")]
-            answers.append((_send(lane, method, target, [*host, *headers], body),
-                            _send(pipeline, method, target, [*host, *headers], body)))
-    finally:
-        lane.close()
-        pipeline.close()
-    return answers
-
-
-def _metric(admin_port: int, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    assert match, text
-    return float(match.group(1))
-
-
 def _lane_count(admin_port: int) -> float:
-    return _metric(admin_port, "stageway_lambda_lane_requests_total")
+    return metric(admin_port, "stageway_lambda_lane_requests_total")
 
 
 def _assert_same(servers: Pair, requests: list[Request], *, in_lane: int) -> list[Answer]:
     before = _lane_count(servers.lane_admin)
-    answers = _both(servers, requests)
+    answers = both(servers, requests)
     for lane_answer, pipeline_answer in answers:
         assert _normalized(lane_answer) == _normalized(pipeline_answer)
     assert _lane_count(servers.lane_admin) - before == in_lane
@@ -327,16 +281,7 @@ def test_stage_access_log_lines_are_the_pipelines(servers: Pair) -> None:
 
 
 def test_metrics_are_the_pipelines(servers: Pair) -> None:
-    def series(admin_port: int) -> list[str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        return sorted(
-            line for line in text.splitlines()
-            if line.startswith(("stageway_requests_total", "stageway_4xx_total", "stageway_5xx_total",
-                                "stageway_data_processed_bytes_total"))
-        )
-
-    assert series(servers.lane_admin) == series(servers.pipeline_admin)
+    assert request_series(servers.lane_admin) == request_series(servers.pipeline_admin)
 
 
 def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
@@ -392,12 +337,7 @@ apis:
 
 
 def test_a_bug_in_the_lane_costs_only_that_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import threading
-
     from stageway.server import lambda_lane
-    from stageway.server.protocol import DataPlaneServer
-    from stageway.server.serve import Node, ServeOptions
 
     shutil.copytree(FIXTURES, tmp_path / "code")
     (tmp_path / "api.yaml").write_text(
@@ -412,14 +352,6 @@ apis:
       GET /plain: plain
 """
     )
-    node = Node(ServeOptions(files=[tmp_path / "api.yaml"], store_url="memory://", admin_port=None, access_log=False))
-    node.apply_files(deploy_all_stages=True)
-    node.refresh()
-    port = free_port()
-    server = DataPlaneServer(node.app, "127.0.0.1", port)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
-    thread.start()
     broken = {"event": 1, "answer": 1}
     make_event, parse = lambda_lane._v2_event, lambda_lane.parse_v2_response
 
@@ -437,22 +369,14 @@ apis:
 
     monkeypatch.setattr(lambda_lane, "_v2_event", event_once_broken)
     monkeypatch.setattr(lambda_lane, "parse_v2_response", parse_once_broken)
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with in_process_server(tmp_path / "api.yaml") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
         # Before anything was sent: the pipeline's 500 for an unexpected error, the connection kept.
-        status, _, _, body = _send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")
+        status, _, _, body = send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")
         assert (status, body) == (500, b'{"message":"Internal Server Error"}')
         with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:  # while answering: closed
             sock.sendall(b"GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert sock.recv(65536) == b""
-        assert _send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")[::3] == (200, b"Hello")
+        assert send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")[::3] == (200, b"Hello")
         connection.close()
         assert broken == {"event": 0, "answer": 0}
-    finally:
-        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
-        thread.join(10)
-        loop.run_until_complete(node.runtime.close())
-        loop.close()

@@ -15,25 +15,24 @@ import json
 import re
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.support.backend import BackendServer
 from tests.support.control import start_control_plane
+from tests.support.lane_pair import (
+    Answer,
+    Pair,
+    both,
+    in_process_server,
+    metric,
+    request_series,
+    send,
+    serve_pair,
+)
 from tests.support.stageway_server import StagewayServer, free_port
-
-
-@dataclass
-class Pair:
-    lane: StagewayServer
-    pipeline: StagewayServer
-    lane_admin: int
-    pipeline_admin: int
-
 
 # Every `$context` variable a stage access-log line can hold for an HTTP proxy route (spec §10).
 STAGE_LOG_FORMAT = (
@@ -118,35 +117,8 @@ apis:
       $default: {{autoDeploy: true}}
 """
     )
-    lane_admin, pipeline_admin = free_port(), free_port()
-    common = ("--default-api", "lane")
-    with (
-        StagewayServer(folder / "api.yaml", args=(*common, "--admin-port", str(lane_admin))) as lane,
-        StagewayServer(
-            folder / "api.yaml", args=(*common, "--admin-port", str(pipeline_admin), "--no-proxy-lane")
-        ) as pipeline,
-    ):
-        yield Pair(lane, pipeline, lane_admin, pipeline_admin)
-
-
-Answer = tuple[int, str, list[tuple[str, str]], bytes]
-
-
-def _send(
-    connection: http.client.HTTPConnection, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-) -> Answer:
-    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers:
-        connection.putheader(name, value)
-    if any(name.lower() == "transfer-encoding" for name, _ in headers):
-        connection.endheaders()
-        connection.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
-    else:
-        if body and not any(name.lower() == "content-length" for name, _ in headers):
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body or None)
-    response = connection.getresponse()
-    return response.status, response.reason, list(response.getheaders()), response.read()
+    with serve_pair(folder / "api.yaml", "lane", "--no-proxy-lane") as pair:
+        yield pair
 
 
 def _normalized(answer: Answer) -> Answer:
@@ -166,37 +138,13 @@ def _normalized(answer: Answer) -> Answer:
     return status, reason, kept, body
 
 
-def _both(servers: Pair, requests: list[tuple[str, str, list[tuple[str, str]], bytes]]) -> list[tuple[Answer, Answer]]:
-    """The requests, in order on one keep-alive connection to each server; their answers side by side."""
-    lane = http.client.HTTPConnection("127.0.0.1", servers.lane.port, timeout=10)
-    pipeline = http.client.HTTPConnection("127.0.0.1", servers.pipeline.port, timeout=10)
-    answers = []
-    try:
-        for method, target, headers, body in requests:
-            host = [("Host", "127.0.0.1")] if not any(name.lower() == "host" for name, _ in headers) else []
-            answers.append(
-                (
-                    _send(lane, method, target, [*host, *headers], body),
-                    _send(pipeline, method, target, [*host, *headers], body),
-                )
-            )
-    finally:
-        lane.close()
-        pipeline.close()
-    return answers
-
-
 def _lane_count(admin_port: int) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    match = re.search(r"^stageway_proxy_lane_requests_total (\S+)$", text, re.MULTILINE)
-    assert match, text
-    return float(match.group(1))
+    return metric(admin_port, "stageway_proxy_lane_requests_total")
 
 
 def _assert_same(servers: Pair, requests: list[tuple[str, str, list[tuple[str, str]], bytes]], *, in_lane: int) -> None:
     before = _lane_count(servers.lane_admin)
-    for lane_answer, pipeline_answer in _both(servers, requests):
+    for lane_answer, pipeline_answer in both(servers, requests):
         assert _normalized(lane_answer) == _normalized(pipeline_answer)
     assert _lane_count(servers.lane_admin) - before == in_lane
     assert _lane_count(servers.pipeline_admin) == 0
@@ -333,7 +281,7 @@ def test_a_stale_pooled_connection_is_retried(servers: Pair) -> None:
 
 def test_access_log_lines_are_the_pipelines(servers: Pair) -> None:
     requests = [("GET", "/pets?limit=2", [], b""), ("GET", "/dead", [], b""), ("GET", "/prod/echo/x", [], b"")]
-    _both(servers, requests)
+    both(servers, requests)
     time.sleep(0.3)  # the access log is written in batches
 
     def lines(server: StagewayServer) -> list[str]:
@@ -371,7 +319,7 @@ def test_stage_access_log_lines_are_the_pipelines(servers: Pair) -> None:
 
 def test_stage_access_log_lines_of_failures_are_the_pipelines(servers: Pair) -> None:
     before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
-    _both(servers, [("GET", "/prod/staged", [], b""), ("GET", "/prod/dead", [], b""), ("GET", "/prod/slow?ms=1000", [], b"")])
+    both(servers, [("GET", "/prod/staged", [], b""), ("GET", "/prod/dead", [], b""), ("GET", "/prod/slow?ms=1000", [], b"")])
     time.sleep(0.3)
 
     def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
@@ -392,17 +340,7 @@ def _stage_lines(server: StagewayServer) -> list[str]:
 
 
 def test_metrics_are_the_pipelines(servers: Pair) -> None:
-    def series(admin_port: int) -> list[str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        # Counts and buckets of the requests series; latency sums and the lane's own counter differ.
-        return sorted(
-            line for line in text.splitlines()
-            if line.startswith(("stageway_requests_total", "stageway_4xx_total", "stageway_5xx_total",
-                                "stageway_data_processed_bytes_total"))
-        )
-
-    assert series(servers.lane_admin) == series(servers.pipeline_admin)
+    assert request_series(servers.lane_admin) == request_series(servers.pipeline_admin)
 
 
 def test_pipelined_requests_are_answered_in_order(servers: Pair) -> None:
@@ -447,7 +385,7 @@ apis:
     )
     with start_control_plane(tmp_path / "api.yaml") as plane:
         connection = http.client.HTTPConnection("127.0.0.1", plane.data_port, timeout=10)
-        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        answer = send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
         assert answer[0] == 200 and json.loads(answer[3])["path"] == "/echo/x"
         client = plane.client()
         integration = client.get_integrations(ApiId="lane000002")["Items"][0]
@@ -456,10 +394,10 @@ apis:
             IntegrationId=integration["IntegrationId"],
             IntegrationUri=f"{backend.url}/echo/changed/{{proxy}}",
         )
-        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        answer = send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
         assert answer[0] == 200 and json.loads(answer[3])["path"] == "/echo/changed/x"
         client.delete_route(ApiId="lane000002", RouteId=client.get_routes(ApiId="lane000002")["Items"][0]["RouteId"])
-        answer = _send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
+        answer = send(connection, "GET", "/echo/x", [("Host", "127.0.0.1")], b"")
         assert answer[0] == 404 and answer[3] == b'{"message":"Not Found"}'
         assert _lane_count(plane.admin_port) == 2
         connection.close()
@@ -472,7 +410,7 @@ def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
     with socket.create_connection(("127.0.0.1", servers.lane.port), timeout=10) as sock:
         sock.sendall(b"GET /slow?ms=200 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     time.sleep(0.4)
-    answers = _both(servers, [("GET", "/pets", [], b"")] * 3)
+    answers = both(servers, [("GET", "/pets", [], b"")] * 3)
     assert all(lane[0] == 200 for lane, _ in answers)
     assert _lane_count(servers.lane_admin) - before == 4
 
@@ -480,12 +418,7 @@ def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
 def test_a_bug_while_answering_costs_only_that_connection(
     backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-    import threading
-
     from stageway.server import proxy_lane
-    from stageway.server.protocol import DataPlaneServer
-    from stageway.server.serve import Node, ServeOptions
 
     (tmp_path / "api.yaml").write_text(
         f"""
@@ -496,18 +429,7 @@ apis:
         integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
 """
     )
-    node = Node(ServeOptions(files=[tmp_path / "api.yaml"], store_url="memory://", admin_port=None, access_log=False))
-    node.apply_files(deploy_all_stages=True)
-    node.refresh()
-    port = free_port()
-    server = DataPlaneServer(node.app, "127.0.0.1", port)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with in_process_server(tmp_path / "api.yaml") as port:
         broken = {"left": 1}
         pass_on = proxy_lane.ProxyLane._pass_on
 
@@ -522,9 +444,5 @@ apis:
             sock.sendall(b"GET /pets HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert sock.recv(65536) == b""  # closed without an answer
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        assert _send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
+        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
         connection.close()
-    finally:
-        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
-        thread.join(10)
-        loop.close()
