@@ -30,6 +30,7 @@ if sys.path and Path(sys.path[0]).resolve() == _ROOT / "bench":
 sys.path.insert(0, str(_ROOT))
 
 from bench import servers
+from bench.host_probe import probe
 from bench.scenarios import SCENARIOS, Context, Row, Scenario
 from bench.tools import (
     BenchError,
@@ -166,6 +167,7 @@ def render(
     interrupted: bool,
     load_before: float,
     foreign: float,
+    probes: list[float],
 ) -> str:
     machine = machine_summary()
     cores = len(os.sched_getaffinity(0))
@@ -194,6 +196,12 @@ def render(
         f"run used {foreign:.0%} of the machine's CPU during it"
         + (" — **the machine was busy: figures are noisy, rerun on a quiet machine**" if busy else "")
     )
+    if probes:
+        out.append(
+            f"Host speed (bench/host_probe.py: ns per route match over row 4's 10,000-route table, taken before "
+            f"each row; lower is faster, and a shared VM drifts): {min(probes):,.0f}–{max(probes):,.0f} ns over "
+            f"the run, each row's in its details"
+        )
     out += [
         "",
         "| # | row | stageway | reference | ratio | target | result |",
@@ -254,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     foreign_load = ForeignLoad()
     chosen = [s for s in selected(args) if not s.planned]
     rows: list[tuple[str, Row]] = []
+    probes: list[float] = []
     failed = False
     interrupted = False
     tools: dict[str, str] = {}
@@ -293,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 assert scenario.run is not None
                 log(f"{scenario.key}: {scenario.description}")
+                speed = probe()
+                probes.append(speed)
                 begun = time.perf_counter()
                 try:
                     produced = scenario.run(ctx)
@@ -305,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                     row.notes.append(f"{type(error).__name__}: " + " ⏎ ".join(lines)[-1500:])
                     produced = [row]
                 for position, row in enumerate(produced):
+                    row.details.append(f"host probe just before this row: {speed:,.0f} ns per match (see Host speed above the table)")
                     suffix = "abcdefgh"[position] if len(produced) > 1 else ""
                     rows.append((number + suffix, row))
                     log(f"{scenario.key}: {row.stageway} vs {row.reference} -> {row.ratio} ({row.result})")
@@ -323,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted,
         load_before,
         foreign_load.fraction(),
+        probes,
     )
     print(report, end="")
     try:
