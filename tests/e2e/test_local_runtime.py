@@ -575,3 +575,23 @@ def test_stagesways_bootstrap_speaks_over_an_inherited_unix_socket(runtime: Loca
     worker_sockets = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
                       if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
     assert worker_sockets and not worker_sockets & tcp_sockets
+
+
+def test_programs_a_function_starts_do_not_inherit_its_runtime_socket(run: Callable, tmp_path: Path) -> None:
+    (tmp_path / "spawns.py").write_text(
+        "import os, subprocess, sys\n"
+        "LIST = 'import os; print([os.readlink(\"/proc/self/fd/\" + fd) for fd in os.listdir(\"/proc/self/fd\")'\n"
+        "LIST += ' if os.path.exists(\"/proc/self/fd/\" + fd)])'\n"
+        "def handler(event, context):\n"
+        "    own = os.readlink(f'/proc/self/fd/{sys.argv[2]}')\n"
+        "    child = subprocess.run([sys.executable, '-c', LIST], capture_output=True, text=True, close_fds=False)\n"
+        "    return {'own': own, 'child': child.stdout}\n"
+    )
+    runtime = LocalRuntime()
+    runtime.set_functions([fn("spawns", "spawns.handler", code=tmp_path)])
+    try:
+        answer = json.loads(run(invoke(runtime, "spawns")).payload)
+        assert answer["own"].startswith("socket:")  # the worker's end of its Runtime API socket pair ...
+        assert answer["own"] not in answer["child"]  # ... stays in the worker, even with close_fds=False
+    finally:
+        run(runtime.close())

@@ -209,6 +209,8 @@ class RuntimeApiClient:
             # A Unix socket stageway connected before starting this process: the same requests and answers,
             # at about half the kernel's cost per message of a loopback TCP connection.
             self._socket = socket.socket(fileno=inherited_fd)
+            # Passed down to this process only: programs the function starts do not get it.
+            self._socket.set_inheritable(False)
         else:
             host, _, port = address.rpartition(":")
             self._socket = socket.create_connection((host, int(port)))
