@@ -390,6 +390,16 @@ def tree_cpu_seconds(pid: int) -> tuple[float, float]:
     return user * _CLOCK_TICK_S, system * _CLOCK_TICK_S
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds used so far by process `pid` alone (its threads, not its children)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) * _CLOCK_TICK_S
+
+
 # --- wrk ------------------------------------------------------------------------------------------------------
 
 
@@ -405,6 +415,8 @@ class WrkResult:
     raw: str
     server_cpu_s: tuple[float, float] | None = None
     """User and system CPU seconds the server (its process and their descendants) used during the run."""
+    main_process_cpu_s: float | None = None
+    """CPU seconds of the server's own process alone (without its children) during the run."""
 
     def cpu_us_per_request(self) -> tuple[float, float] | None:
         """The server's (user, system) CPU microseconds per request of this run."""
@@ -412,6 +424,11 @@ class WrkResult:
             return None
         user, system = self.server_cpu_s
         return user * 1e6 / self.requests, system * 1e6 / self.requests
+
+    def main_process_us_per_request(self) -> float | None:
+        if self.main_process_cpu_s is None or not self.requests:
+            return None
+        return self.main_process_cpu_s * 1e6 / self.requests
 
     @property
     def error_fraction(self) -> float:

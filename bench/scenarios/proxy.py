@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import servers
 from bench.scenarios import Context, Row, fmt_ratio, fmt_rps, median, orders, scenario, verdict
 from bench.servers import Server
-from bench.tools import Processes, WrkResult, run_wrk, tree_cpu_seconds
+from bench.tools import Processes, WrkResult, process_cpu_seconds, run_wrk, tree_cpu_seconds
 
 TARGET = 0.6
 
@@ -37,6 +37,7 @@ def measure_pair(
         for side in (first, second):
             server = (servers_of or {}).get(side)
             before = tree_cpu_seconds(server.child.pid) if server is not None else None
+            main_before = process_cpu_seconds(server.child.pid) if server is not None else 0.0
             result = run_wrk(
                 wrk,
                 urls[side],
@@ -48,6 +49,7 @@ def measure_pair(
             if before is not None and server is not None:
                 after = tree_cpu_seconds(server.child.pid)
                 result.server_cpu_s = (after[0] - before[0], after[1] - before[1])
+                result.main_process_cpu_s = process_cpu_seconds(server.child.pid) - main_before
             results[side].append(result)
     problems = [
         f"{r.url}: {r.non_2xx} non-2xx, {r.socket_errors} socket errors of {r.requests} ({r.error_fraction:.1%})"
@@ -90,6 +92,14 @@ def throughput_row(
                 for side, label in zip(("a", "b"), labels)
             )
         )
+        for side, label in zip(("a", "b"), labels):
+            total = median([u + s for u, s in cpu[side]])
+            main = [m for r in results[side] if (m := r.main_process_us_per_request()) is not None]
+            if main and total - median(main) >= 1.0:  # child processes did part of the work
+                row.details.append(
+                    f"{label}: its own process {median(main):.1f} µs of the {total:.1f} (median of rounds), its child "
+                    "processes the rest"
+                )
     row.details.append(
         "per round "
         + ", ".join(f"{x:,.0f}/{y:,.0f} = {x / y:.2f}×" for x, y in zip(a, b))
