@@ -252,6 +252,21 @@ def test_cors_headers_are_the_pipelines(servers: Pair) -> None:
     assert ("access-control-allow-origin", "https://example.com") in [(n.lower(), v) for n, v in answers[0][2]]
 
 
+def test_access_log_lines_are_the_pipelines(servers: Pair) -> None:
+    targets = ["/echo-event?logged=1", "/raises?logged=1", "/v1/inferred?logged=1", "/short?s=1&logged=1"]
+    both(servers, [("GET", target, [], b"") for target in targets])
+    time.sleep(0.3)  # the access log is written in batches
+
+    def lines(server: StagewayServer) -> list[str]:
+        found = [line for line in server.log().splitlines() if "logged=1 HTTP/1.1" in line]
+        # Without the time, the request id and the latency.
+        return [re.sub(r"\[[^]]+\] | [A-Za-z0-9_-]{15}= | \d+\.\dms", " ", line) for line in found[-len(targets):]]
+
+    lane_lines = lines(servers.lane)
+    assert len(lane_lines) == len(targets)
+    assert lane_lines == lines(servers.pipeline)
+
+
 def _stage_lines(server: StagewayServer) -> list[dict[str, str]]:
     return [json.loads(line) for line in server.log().splitlines() if line.startswith('{"requestId"')]
 
