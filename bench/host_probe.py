@@ -16,7 +16,9 @@ from bench.scenarios.routing import build
 from bench.tools import gc_paused
 from stageway.core.routing import RouteMatcher
 
-PASSES = 9
+PASSES = 25
+SETTLE_S = 1.0
+"""Idle time before the probe: the previous row's processes are still exiting."""
 
 
 @cache
@@ -26,8 +28,9 @@ def _table() -> tuple[RouteMatcher[str], list[tuple[str, str]]]:
 
 def probe() -> float:
     """Nanoseconds per `RouteMatcher.match` over row 4's 10,000-route table: the median of PASSES passes over
-    its 2,000 requests (a memory-bound piece of the data plane's hot path)."""
+    its 2,000 requests (a memory-bound piece of the data plane's hot path), after SETTLE_S of rest."""
     matcher, requests = _table()
+    time.sleep(SETTLE_S)
     match = matcher.match
     times = []
     with gc_paused():
