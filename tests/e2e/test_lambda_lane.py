@@ -395,3 +395,52 @@ apis:
         assert send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")[::3] == (200, b"Hello")
         connection.close()
         assert broken == {"event": 0, "answer": 0}
+
+
+def test_an_invocation_queued_when_its_function_is_deleted_is_answered_as_the_pipeline_answers(tmp_path: Path) -> None:
+    import threading
+
+    import boto3
+
+    shutil.copytree(FIXTURES, tmp_path / "code")
+    (tmp_path / "api.yaml").write_text(
+        """
+functions:
+  sleeps: {runtime: python3.11, handler: handlers.sleeps, code: code, timeout: 5, reservedConcurrency: 1}
+apis:
+  deleted:
+    integrations:
+      sleeps: {integrationType: AWS_PROXY, integrationUri: sleeps, payloadFormatVersion: "2.0"}
+    routes:
+      GET /sleeps: sleeps
+"""
+    )
+    with serve_pair(tmp_path / "api.yaml", "deleted", "--no-lambda-lane") as pair:
+        answers: dict[tuple[int, str], Answer] = {}
+
+        def call(port: int, seconds: str) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            answers[port, seconds] = send(connection, "GET", f"/sleeps?s={seconds}", [("Host", "127.0.0.1")], b"")
+            connection.close()
+
+        for server, admin in ((pair.lane, pair.lane_admin), (pair.pipeline, pair.pipeline_admin)):
+            busy = threading.Thread(target=call, args=(server.port, "1"))  # the one worker, for a second
+            busy.start()
+            time.sleep(0.3)
+            queued = threading.Thread(target=call, args=(server.port, "0"))  # waits for that worker
+            queued.start()
+            time.sleep(0.3)
+            boto3.client(
+                "lambda", endpoint_url=f"http://127.0.0.1:{admin}", region_name="us-east-1",
+                aws_access_key_id="test", aws_secret_access_key="test",
+            ).delete_function(FunctionName="sleeps")
+            busy.join(20)
+            queued.join(20)
+        for seconds in ("1", "0"):
+            lane, pipeline = answers[pair.lane.port, seconds], answers[pair.pipeline.port, seconds]
+            assert _normalized(lane) == _normalized(pipeline)
+        assert answers[pair.lane.port, "1"][::3] == (200, b"woke up")  # a started invocation runs to its end
+        assert answers[pair.lane.port, "0"][0] == 500  # a queued one is not run
+        assert _lane_count(pair.lane_admin) == 2
+        time.sleep(0.3)
+        assert "Function not found" in pair.lane.log() and "Traceback" not in pair.lane.log()

@@ -181,6 +181,9 @@ class LambdaLane:
                 return
             error = future.exception()
             if error is not None:
+                # The function was removed while the invocation waited for a worker: the pipeline's answer to it.
+                if isinstance(error, FunctionNotFound | FunctionThrottled | RequestTooLarge):
+                    error = invocation_refused(error, function)
                 lanes.fail(in_flight, error)
                 return
             result = future.result()
