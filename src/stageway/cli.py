@@ -121,13 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-proxy-lane",
         action="store_true",
-        help="answer every request through the full pipeline, plain HTTP proxy routes included (slower; the "
-        "answers are the same)",
+        help="answer plain HTTP proxy routes through the full pipeline too (slower; the answers are the same)",
     )
     serve.add_argument(
         "--no-lambda-lane",
         action="store_true",
-        help="answer every request to a Lambda route through the full pipeline (slower; the answers are the same)",
+        help="answer plain Lambda routes through the full pipeline too (slower; the answers are the same)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 

@@ -57,8 +57,8 @@ class ServeOptions:
     watch: bool = False
     access_log: bool = True
     proxy_lane: bool = True
-    """Answer plain HTTP proxy routes on bytes from the listener (`server/proxy_lane.py`); off: every request
-    takes the pipeline (`--no-proxy-lane`, to compare or to rule the lane out)."""
+    """Answer plain HTTP proxy routes on bytes from the listener (`server/proxy_lane.py`); off: they take the
+    pipeline (`--no-proxy-lane`, to compare or to rule the lane out)."""
     lambda_lane: bool = True
     """Answer plain Lambda proxy routes (local functions) from callbacks (`server/lambda_lane.py`);
     off: they take the pipeline (`--no-lambda-lane`)."""
