@@ -595,3 +595,18 @@ def test_programs_a_function_starts_do_not_inherit_its_runtime_socket(run: Calla
         assert answer["own"] not in answer["child"]  # ... stays in the worker, even with close_fds=False
     finally:
         run(runtime.close())
+
+
+def test_a_worker_sleeps_once_an_invocation(runtime: LocalRuntime, run: Callable) -> None:
+    # Blocked in recv, the worker would also be woken each time the gateway read its result (the kernel wakes a
+    # socket's sleepers when its send buffer drains); it waits in poll(POLLIN) instead. Counted, not timed.
+    pid = json.loads(run(invoke(runtime, "pid")).payload)["pid"]
+
+    def sleeps() -> int:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+    before = sleeps()
+    for _ in range(200):
+        run(invoke(runtime, "pid"))
+    assert sleeps() - before <= 1.3 * 200

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import select
 import socket
 import sys
 import time
@@ -217,6 +218,11 @@ class RuntimeApiClient:
             # Requests are small and strictly request/answer: never wait for Nagle.
             self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
+        # Waiting for an answer with poll(POLLIN) rather than in recv: a process blocked in recv on a socket is
+        # also woken each time the peer reads what it sent (the kernel wakes the socket's sleepers when its
+        # send buffer drains), which here is once an invocation, for nothing; poll wakes for incoming data only.
+        self._readable = select.poll()
+        self._readable.register(self._socket, select.POLLIN)
         self._next_request = self._request("GET", "/invocation/next")
         # What `_request` makes of a posted response, as a template (the request id, the content type and
         # the body's length go in).
@@ -278,6 +284,7 @@ class RuntimeApiClient:
         return status, headers, buffer[start : start + length]
 
     def _receive(self, size: int = 65536) -> bytes:
+        self._readable.poll()
         data = self._socket.recv(size)
         if not data:
             raise ConnectionError("the Runtime API closed the connection")
