@@ -40,10 +40,26 @@ def with_forwarding_headers(request: IncomingRequest) -> list[tuple[str, str]]:
         elif name == "x-amzn-trace-id":
             client_trace.append(header[1])
     # Repeated headers count as one, joined with "," as AWS joins them.
-    client_for = ",".join(forwarded_for)
-    headers.append(("x-forwarded-for", f"{client_for}, {request.source_ip}" if client_for else request.source_ip))
-    headers.append(("x-forwarded-port", str(request.server_port)))
-    headers.append(("x-forwarded-proto", request.scheme))
-    # A client-supplied trace id is kept, as X-Ray propagates it.
-    headers.append(("x-amzn-trace-id", ",".join(client_trace) or trace_id(request.time_epoch_ms)))
+    headers += forwarding_headers(
+        request.source_ip,
+        request.server_port,
+        request.scheme,
+        request.time_epoch_ms,
+        client_for=",".join(forwarded_for),
+        client_trace=",".join(client_trace),
+    )
     return headers
+
+
+def forwarding_headers(
+    source_ip: str, server_port: int, scheme: str, time_epoch_ms: int, *, client_for: str = "", client_trace: str = ""
+) -> tuple[tuple[str, str], ...]:
+    """The four headers the gateway adds, in order, given what the client sent of `x-forwarded-for` and
+    `x-amzn-trace-id` ("" for none). (Also the listener's Lambda lane's, for requests that send neither.)"""
+    return (
+        ("x-forwarded-for", f"{client_for}, {source_ip}" if client_for else source_ip),
+        ("x-forwarded-port", str(server_port)),
+        ("x-forwarded-proto", scheme),
+        # A client-supplied trace id is kept, as X-Ray propagates it.
+        ("x-amzn-trace-id", client_trace or trace_id(time_epoch_ms)),
+    )

@@ -111,10 +111,14 @@ class RouteContext:
 
     @property
     def resource_path(self) -> str:
-        """The route's path template ("/pets/{id}"), or "$default" for the `$default` route."""
-        if self.route_key == "$default":
-            return "$default"
-        return self.route_key.split(" ", 1)[1]
+        return resource_path(self.route_key)
+
+
+def resource_path(route_key: str) -> str:
+    """A route's path template ("/pets/{id}" of "GET /pets/{id}"), or "$default" for the `$default` route."""
+    if route_key == "$default":
+        return "$default"
+    return route_key.split(" ", 1)[1]
 
 
 @dataclass(slots=True)

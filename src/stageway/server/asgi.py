@@ -85,17 +85,11 @@ def request_from_raw(
     time_epoch_ms: int = 0,
 ) -> IncomingRequest:
     """`new_request` from the headers as httptools hands them over (name, value, name, value, ...)."""
-    # (lower-cased name, value) pairs with `map` and `zip` rather than a loop: no Python bytecode per header.
-    try:
-        names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
-    except KeyError:  # a name the cache does not hold yet
-        names = list(map(header_name, raw_headers[::2]))
-    headers = list(zip(names, map(bytes.decode, raw_headers[1::2], _LATIN_1), strict=True))
     return new_request(
         method,
         raw_path,
         raw_query,
-        headers,
+        header_pairs(raw_headers),
         host_header,
         source_ip=source_ip,
         server_port=server_port,
@@ -103,6 +97,16 @@ def request_from_raw(
         request_id=request_id,
         time_epoch_ms=time_epoch_ms,
     )
+
+
+def header_pairs(raw_headers: list[bytes]) -> list[tuple[str, str]]:
+    """(lower-cased name, value) pairs from the headers as httptools hands them over (name, value, ...), with
+    `map` and `zip` rather than a loop: no Python bytecode per header."""
+    try:
+        names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
+    except KeyError:  # a name the cache does not hold yet
+        names = list(map(header_name, raw_headers[::2]))
+    return list(zip(names, map(bytes.decode, raw_headers[1::2], _LATIN_1), strict=True))
 
 
 _LATIN_1 = repeat("latin-1")

@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from itertools import repeat
 from time import perf_counter
 from typing import TYPE_CHECKING
 
 import orjson
 
 from stageway.core.errors import GatewayError
-from stageway.core.forwarding import trace_id
-from stageway.core.http import HEADER_NAMES, header_name
+from stageway.core.forwarding import forwarding_headers
+from stageway.core.http import resource_path
 from stageway.core.lambda_events import (
     v1_event,
     v1_query_parameters,
@@ -54,6 +53,7 @@ from stageway.gateway.plan import GatewayPlan, LambdaPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import Selection
 from stageway.integrations.lambda_proxy import function_failed, invocation_refused, timed_out
 from stageway.running_loop import running_loop
+from stageway.server.asgi import header_pairs
 
 if TYPE_CHECKING:
     from stageway.core.routing import RouteMatch
@@ -79,9 +79,6 @@ LambdaRoute = tuple[StagePlan, RoutePlan, LambdaPlan, str, EventParts, None, str
 unused, Host without its port, path parameters, the path routes were matched against, API mapping key): the
 proxy lane's own positions for what both lanes read."""
 
-_LATIN_1 = repeat("latin-1")
-
-
 def lambda_route_of(
     plan: GatewayPlan,
     stage: StagePlan,
@@ -102,9 +99,8 @@ def lambda_route_of(
     parts: EventParts
     if function.payload_format_version == "1.0":
         query_map, multi_query = v1_query_parameters(raw_query)
-        resource_path = "$default" if route_key == "$default" else route_key.split(" ", 1)[1]
         parts = (
-            route_key, resource_path, raw_path, query_map, multi_query, match.path_parameters, stage.stage_variables,
+            route_key, resource_path(route_key), raw_path, query_map, multi_query, match.path_parameters, stage.stage_variables,
             plan.account_id, stage.api_id, host, prefix, stage.stage_name,
         )
     else:
@@ -215,13 +211,12 @@ class LambdaLane:
             lanes.answer_failed(in_flight)
 
 
-def _client_headers(raw_headers: list[bytes]) -> tuple[list[str], list[str]]:
-    """The client's header names (lower-case) and values (latin-1), as `request_from_raw` decodes them."""
-    try:
-        names = list(map(HEADER_NAMES.__getitem__, raw_headers[::2]))
-    except KeyError:  # a name the cache does not hold yet
-        names = list(map(header_name, raw_headers[::2]))
-    return names, list(map(bytes.decode, raw_headers[1::2], _LATIN_1))
+def _event_headers(listener: LaneListener, raw_headers: list[bytes], time_epoch_ms: int) -> list[tuple[str, str]]:
+    """The headers the pipeline's `with_forwarding_headers` gives the event: the client's, then the gateway's
+    four (the client sent none of them: such a request does not reach a lane)."""
+    headers = header_pairs(raw_headers)
+    headers += forwarding_headers(listener.source_ip, listener.server_port, "http", time_epoch_ms)
+    return headers
 
 
 def _v2_event(
@@ -236,21 +231,10 @@ def _v2_event(
 ) -> dict[str, object]:
     """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
     route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage = parts
-    names, values = _client_headers(raw_headers)
-    header_map = dict(zip(names, values, strict=True))
-    cookies = None
-    if len(header_map) != len(names) or "cookie" in header_map:
-        header_map, cookies = v2_headers(list(zip(names, values, strict=True)))
-    # The forwarding headers, after the client's, as `with_forwarding_headers` adds them (the client sent none
-    # of the four: such a request does not reach a lane).
-    source_ip = listener.source_ip
-    header_map["x-forwarded-for"] = source_ip
-    header_map["x-forwarded-port"] = str(listener.server_port)
-    header_map["x-forwarded-proto"] = "http"
-    header_map["x-amzn-trace-id"] = trace_id(time_epoch_ms)
+    header_map, cookies = v2_headers(_event_headers(listener, raw_headers, time_epoch_ms))
     return v2_event(
         route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
-        api_id, None, domain, prefix, method, protocol, source_ip, request_id, stage, time_epoch_ms, body,
+        api_id, None, domain, prefix, method, protocol, listener.source_ip, request_id, stage, time_epoch_ms, body,
     )
 
 
@@ -265,18 +249,10 @@ def _v1_event(
     body: bytes,
 ) -> dict[str, object]:
     """The request's payload 1.0 event, as the pipeline's `build_v1_event` makes it."""
-    (_, resource_path, path, query_map, multi_query, path_parameters, stage_variables, account_id, api_id, domain,
+    (_, resource, path, query_map, multi_query, path_parameters, stage_variables, account_id, api_id, domain,
      prefix, stage) = parts
-    names, values = _client_headers(raw_headers)
-    source_ip = listener.source_ip
-    headers = list(zip(names, values, strict=True))
-    headers += (
-        ("x-forwarded-for", source_ip),
-        ("x-forwarded-port", str(listener.server_port)),
-        ("x-forwarded-proto", "http"),
-        ("x-amzn-trace-id", trace_id(time_epoch_ms)),
-    )
     return v1_event(
-        resource_path, path, headers, query_map, multi_query, path_parameters, stage_variables, account_id, api_id,
-        None, None, domain, prefix, method, protocol, source_ip, request_id, stage, time_epoch_ms, body,
+        resource, path, _event_headers(listener, raw_headers, time_epoch_ms), query_map, multi_query,
+        path_parameters, stage_variables, account_id, api_id, None, None, domain, prefix, method, protocol,
+        listener.source_ip, request_id, stage, time_epoch_ms, body,
     )
