@@ -57,7 +57,7 @@ from stageway.server.asgi import header_pairs
 
 if TYPE_CHECKING:
     from stageway.core.routing import RouteMatch
-    from stageway.server.proxy_lane import Candidate, InFlight, LaneListener, ProxyLane
+    from stageway.server.proxy_lane import InFlight, ProxyLane
 
 V2Parts = tuple[
     str, str, str, "dict[str, str] | None", "dict[str, str]", "dict[str, str]", str, str, str, str, str
@@ -123,33 +123,15 @@ class LambdaLane:
         self._functions = functions
         self.has_function = functions.has_function
 
-    def start(
-        self,
-        listener: LaneListener,
-        candidate: Candidate,
-        body: bytes,
-        keep_alive: bool,
-        started: float,
-        route: LambdaRoute,
-        request_id: str,
-        time_epoch_ms: int,
-        origin: str | None,
-    ) -> None:
-        """Invoke the route's function with the request's event; the answer goes to `listener` when the result
-        comes. The proxy lane has decided the lane takes the request (and counted it)."""
-        method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate
-        stage, _, function, name, parts = route[:5]
-        in_flight: InFlight = (
-            listener, request_id, time_epoch_ms, started, stage, parts[0], method, raw_path, raw_query, protocol,
-            keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (route, raw_headers, host_header, body),
-        )
+    def start(self, in_flight: InFlight, raw_headers: list[bytes], body: bytes, route: LambdaRoute) -> None:
+        """Invoke the route's function with the request's event; the answer goes to the request's listener when
+        the result comes. The proxy lane has decided the lane takes the request, counted it and made its
+        in-flight tuple."""
+        _, function, name, parts = route[1:5]
         lanes = self._lanes
         try:
             make_event = _v1_event if function.payload_format_version == "1.0" else _v2_event
-            payload = orjson.dumps(
-                make_event(listener, parts, raw_headers, method, protocol, request_id, time_epoch_ms, body)  # type: ignore[arg-type]
-            )
+            payload = orjson.dumps(make_event(in_flight, parts, raw_headers, body))  # type: ignore[arg-type]
             future = self._functions.start_invocation(name, payload)
         except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
             lanes.fail(in_flight, invocation_refused(error, function))
@@ -211,48 +193,32 @@ class LambdaLane:
             lanes.answer_failed(in_flight)
 
 
-def _event_headers(listener: LaneListener, raw_headers: list[bytes], time_epoch_ms: int) -> list[tuple[str, str]]:
+def _event_headers(in_flight: InFlight, raw_headers: list[bytes]) -> list[tuple[str, str]]:
     """The headers the pipeline's `with_forwarding_headers` gives the event: the client's, then the gateway's
     four (the client sent none of them: such a request does not reach a lane)."""
+    listener = in_flight[0]
     headers = header_pairs(raw_headers)
-    headers += forwarding_headers(listener.source_ip, listener.server_port, "http", time_epoch_ms)
+    headers += forwarding_headers(listener.source_ip, listener.server_port, "http", in_flight[2])
     return headers
 
 
-def _v2_event(
-    listener: LaneListener,
-    parts: V2Parts,
-    raw_headers: list[bytes],
-    method: str,
-    protocol: str,
-    request_id: str,
-    time_epoch_ms: int,
-    body: bytes,
-) -> dict[str, object]:
+def _v2_event(in_flight: InFlight, parts: V2Parts, raw_headers: list[bytes], body: bytes) -> dict[str, object]:
     """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
     route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage = parts
-    header_map, cookies = v2_headers(_event_headers(listener, raw_headers, time_epoch_ms))
+    header_map, cookies = v2_headers(_event_headers(in_flight, raw_headers))
     return v2_event(
         route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
-        api_id, None, domain, prefix, method, protocol, listener.source_ip, request_id, stage, time_epoch_ms, body,
+        api_id, None, domain, prefix, in_flight[6], in_flight[9], in_flight[0].source_ip, in_flight[1], stage,
+        in_flight[2], body,
     )
 
 
-def _v1_event(
-    listener: LaneListener,
-    parts: V1Parts,
-    raw_headers: list[bytes],
-    method: str,
-    protocol: str,
-    request_id: str,
-    time_epoch_ms: int,
-    body: bytes,
-) -> dict[str, object]:
+def _v1_event(in_flight: InFlight, parts: V1Parts, raw_headers: list[bytes], body: bytes) -> dict[str, object]:
     """The request's payload 1.0 event, as the pipeline's `build_v1_event` makes it."""
     (_, resource, path, query_map, multi_query, path_parameters, stage_variables, account_id, api_id, domain,
      prefix, stage) = parts
     return v1_event(
-        resource, path, _event_headers(listener, raw_headers, time_epoch_ms), query_map, multi_query,
-        path_parameters, stage_variables, account_id, api_id, None, None, domain, prefix, method, protocol,
-        listener.source_ip, request_id, stage, time_epoch_ms, body,
+        resource, path, _event_headers(in_flight, raw_headers), query_map, multi_query, path_parameters,
+        stage_variables, account_id, api_id, None, None, domain, prefix, in_flight[6], in_flight[9],
+        in_flight[0].source_ip, in_flight[1], stage, in_flight[2], body,
     )

@@ -193,15 +193,19 @@ class ProxyLane:
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
         time_epoch_ms = time_ns() // 1_000_000
+        # (Its integration latency counts from here: the backend request or the event is made next, as the
+        # pipeline's counts from before it makes them.)
+        in_flight: InFlight = (
+            listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
+            protocol, keep_alive, perf_counter(), len(body), origin,
+            None if stage.access_log is None else (resolved, raw_headers, host_header, body),
+        )
         metrics = self._app.metrics
         if lambda_route:
             assert self._lambda is not None
             if metrics is not None:
                 metrics.lambda_lane_requests += 1
-            self._lambda.start(
-                listener, candidate, body, keep_alive, started, cast(LambdaRoute, resolved), request_id, time_epoch_ms,
-                origin,
-            )
+            self._lambda.start(in_flight, raw_headers, body, cast(LambdaRoute, resolved))
             return True
         if metrics is not None:
             metrics.lane_requests += 1
@@ -220,11 +224,6 @@ class ProxyLane:
         )
         if body:
             data += body
-        in_flight: InFlight = (
-            listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
-            protocol, keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (resolved, raw_headers, host_header, body),
-        )
         try:
             gateway.http_client.send_lane(
                 backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
