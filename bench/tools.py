@@ -370,13 +370,9 @@ def tree_cpu_seconds(pid: int) -> tuple[float, float]:
     for entry in proc.iterdir() if (proc / "self" / "stat").exists() else ():
         if not entry.name.isdigit():
             continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:  # gone in the meantime
-            continue
-        # The fields after the command name, which is in parentheses and may hold spaces: state is field 3.
-        fields = text[text.rindex(")") + 2 :].split()
-        usage[int(entry.name)] = (int(fields[1]), int(fields[11]), int(fields[12]))  # ppid, utime, stime
+        counts = _stat_counts(entry / "stat")
+        if counts is not None:  # (else gone in the meantime)
+            usage[int(entry.name)] = counts
     children: dict[int, list[int]] = {}
     for child, (parent, _, _) in usage.items():
         children.setdefault(parent, []).append(child)
@@ -392,12 +388,19 @@ def tree_cpu_seconds(pid: int) -> tuple[float, float]:
 
 def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds used so far by process `pid` alone (its threads, not its children)."""
+    counts = _stat_counts(Path(f"/proc/{pid}/stat"))
+    return 0.0 if counts is None else (counts[1] + counts[2]) * _CLOCK_TICK_S
+
+
+def _stat_counts(stat: Path) -> tuple[int, int, int] | None:
+    """(parent pid, user ticks, system ticks) from a /proc/PID/stat file; None if the process is gone."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = stat.read_text()
     except OSError:
-        return 0.0
+        return None
+    # The fields after the command name, which is in parentheses and may hold spaces: state is field 3.
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) * _CLOCK_TICK_S
+    return int(fields[1]), int(fields[11]), int(fields[12])
 
 
 # --- wrk ------------------------------------------------------------------------------------------------------
