@@ -128,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer plain Lambda routes through the full pipeline too (slower; the answers are the same)",
     )
+    serve.add_argument(
+        "--events-ahead",
+        type=_events_ahead,
+        default=2,
+        metavar="N",
+        help="when invocations queue for a busy function, send each of its workers up to N of them before it "
+        "asks, so it starts the next without waiting for the gateway (default 2; 0: Lambda's strict hand-over)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = commands.add_parser("validate", help="check YAML files and report every problem with its line")
@@ -152,6 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_commands.run(args)
     parser.print_help()
     return 2
+
+
+def _events_ahead(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, not {value}")
+    return value
 
 
 def _validate(files: Sequence[Path]) -> int:
@@ -201,6 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         proxy_lane=not args.no_proxy_lane,
         lambda_lane=not args.no_lambda_lane,
+        events_ahead=args.events_ahead,
         admin_host=args.admin_host,
         admin_port=None if args.no_admin else args.admin_port,
         admin_credentials=args.admin_credentials,

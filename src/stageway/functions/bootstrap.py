@@ -291,13 +291,31 @@ class RuntimeApiClient:
         return data
 
     def wait_next_invocation(self) -> Invocation:
+        """Post what is unsent with `GET .../next`, and return the next event. stageway may have sent that
+        event ahead, before the answers to the results posted before it: then it is started at once, the
+        answers are read when they come, and the log is marked with its request id (`_INVOCATION_MARK`) so
+        that what is printed from now on is not taken for the previous invocation's."""
         self._socket.sendall(self._unsent + self._next_request)
         self._unsent = b""
-        unanswered, self._unanswered = self._unanswered, []
-        for is_response in unanswered:
-            answer = self._read_answer()
-            if is_response:
-                _check_response_accepted(answer)
+        unanswered = self._unanswered
+        while unanswered:
+            buffer = self._buffer
+            if buffer.startswith(_ACCEPTED):  # the usual answer, consumed here without parsing
+                self._buffer = buffer[len(_ACCEPTED) :]
+                unanswered.pop(0)
+            elif buffer.startswith(_EVENT_STATUS):
+                invocation = self._read_invocation()
+                try:
+                    os.write(1, _INVOCATION_MARK % invocation.request_id.encode())
+                except OSError:  # the function closed its stdout: nothing to keep apart
+                    pass
+                return invocation
+            elif len(buffer) < len(_EVENT_STATUS):
+                self._buffer = buffer + self._receive()
+            else:
+                answer = self._read_answer()
+                if unanswered.pop(0):
+                    _check_response_accepted(answer)
         return self._read_invocation()
 
     def _read_invocation(self) -> Invocation:
@@ -349,6 +367,9 @@ class RuntimeApiClient:
 
 
 _ACCEPTED_BODY = b'{"status":"OK"}\n'
+_EVENT_STATUS = b"HTTP/1.1 200 "
+_INVOCATION_MARK = b"\x1estageway:invocation %s\x1e\n"
+"""stageway's `functions.logs.INVOCATION_MARK`, as a line (the request id goes in)."""
 _ACCEPTED = (
     b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(_ACCEPTED_BODY)
     + _ACCEPTED_BODY

@@ -13,6 +13,22 @@ TAIL_BYTES = 4096
 _TRIM_AT = 4 * TAIL_BYTES
 """A tail drops its older lines once it holds this many characters, not on every line."""
 
+INVOCATION_MARK = "\x1estageway:invocation "
+"""Starts the line `INVOCATION_MARK + request id + "\x1e"` that stageway's runtime prints before it starts
+an event while its previous result may not have been read yet (events sent ahead, `functions/worker.py`):
+what follows belongs to that invocation. bootstrap.py spells it too (it imports nothing of stageway's)."""
+
+
+def invocation_mark(line: str) -> tuple[str, str] | None:
+    """(text before the mark, request id) if `line` ends with an invocation mark; the text is the rest of
+    an unterminated line of the invocation before."""
+    if not line.endswith("\x1e"):
+        return None
+    at = line.rfind(INVOCATION_MARK)
+    if at < 0:
+        return None
+    return line[:at], line[at + len(INVOCATION_MARK) : -1]
+
 MAX_LINE_BYTES = 256 * 1024
 """CloudWatch Logs caps an event at 256 KB; a longer unterminated line is cut into pieces of this size."""
 

@@ -8,6 +8,8 @@ and is then stopped; idle ones are stopped at once.
 Waiting invocations are queued here, not their callers: a worker that finishes one takes the next
 straight from the queue, in the same callback that read its result, so the next event goes out in the
 same write as the `202` for that result and no waiting task has to be woken first to hand it over.
+While invocations are queued, busy workers of stageway's own runtime are also sent some of them ahead
+(`worker_can_take_ahead`; why and how in `functions/worker.py`), still one running at a time each.
 """
 
 from __future__ import annotations
@@ -80,6 +82,31 @@ class FunctionPool:
             self._queue.appendleft(invocation)  # not expected (the worker is usable): keep its place
         worker.idle_since = time.monotonic()
         self._idle.append(worker)
+
+    def worker_can_take_ahead(self, worker: Worker) -> None:
+        # Queued invocations only: with none queued, every new one finds an idle worker or waits in order.
+        if not self._queue or worker.generation != self._generation or worker not in self._active:
+            return
+        while True:
+            invocation = self._next_queued()
+            if invocation is None:
+                return
+            if not worker.run(invocation):
+                self._queue.appendleft(invocation)
+                return
+
+    def requeue(self, invocations: list[Invocation]) -> None:
+        self._queue.extendleft(reversed(invocations))
+        if self._removed:
+            self._fail_queued(FunctionNotFound(self.config.name))
+            return
+        while self._idle:
+            invocation = self._next_queued()
+            if invocation is None:
+                return
+            if not self._idle.pop().run(invocation):
+                self._queue.appendleft(invocation)
+        # Otherwise they wait for a worker to finish, or for one `worker_gone` starts.
 
     def worker_gone(self, worker: Worker) -> None:
         if worker in self._active:

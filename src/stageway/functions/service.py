@@ -45,6 +45,7 @@ class LocalRuntime:
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         watch_interval_s: float = 0.3,
         stop_grace_s: float = 2.0,
+        events_ahead: int = 2,
     ) -> None:
         self._logger = logger or logging.getLogger("stageway.functions")
         self._idle_timeout_s = idle_timeout_s
@@ -53,12 +54,18 @@ class LocalRuntime:
             logger=self._logger,
             resolver=InterpreterResolver(self._logger),
             stop_grace_s=stop_grace_s,
+            events_ahead=events_ahead,
             extra_python_path=_runtime_client_path(),
         )
         self._pools: dict[str, FunctionPool] = {}
         self._watcher = CodeWatcher()
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
+
+    @property
+    def events_sent_ahead(self) -> int:
+        """Queued events sent to a busy worker before it asked (`functions/worker.py`), since start."""
+        return self._settings.sent_ahead
 
     async def start(self) -> None:
         """Start hot reload and idle reaping (invocations work without it; workers start on demand)."""
@@ -80,7 +87,7 @@ class LocalRuntime:
         self._pools.clear()
         workers = list(self._settings.live)
         for worker in workers:
-            worker.retire()
+            worker.retire(now=True)
         await asyncio.gather(*(worker.wait_closed() for worker in workers))
         await self._settings.resolver.close()
 

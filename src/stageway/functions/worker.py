@@ -6,6 +6,21 @@ the response or the error, when the function runs out of time (the process is ki
 or when the process exits. Every line the process prints (stdout and stderr share one pipe, as they
 share one CloudWatch stream) is logged with the function's name and the request id it belongs to.
 
+Events sent ahead: when invocations are queued because every worker of the function is busy, a worker
+running stageway's own runtime (over its socket pair) is sent up to `WorkerSettings.events_ahead` of them
+before it asks, so that it starts the next one as soon as it has posted a result instead of sleeping
+until the gateway has read that result and answered (a wake-up of two processes per invocation, the
+largest cost of a trivial function). It still runs them one at a time, in order. What the gateway must
+keep straight because of it:
+- an event sent ahead is one whose `GET .../next` is already answered (`_answered_ahead`); it becomes the
+  current invocation when the one before it ends (its timer and START line start then);
+- the runtime prints a mark with the request id (`logs.INVOCATION_MARK`) before it starts an event while
+  its previous result is still unacknowledged; lines after it wait (`_backlog`) until that invocation is
+  the current one here, instead of being logged with the one before;
+- a worker with events sent ahead is retired only once they have run (the process may have started
+  them); one that dies hands back the events it never started (`WorkerOwner.requeue`), after the last
+  results it posted have been read (its socket is drained before its exit is handled).
+
 Nothing here awaits on the invocation path: the endpoint's callbacks, a timer and the process-exit
 callback drive everything, so a crashing or hanging function costs its own invocation and nothing else.
 """
@@ -21,6 +36,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +47,7 @@ from stageway.functions.config import FunctionConfig
 from stageway.functions.environment import log_stream_name, worker_environment
 from stageway.functions.interpreter import InterpreterResolver
 from stageway.functions.invocation import Invocation, InvocationResult
-from stageway.functions.logs import LineSplitter, end_line, report_line, start_line
+from stageway.functions.logs import LineSplitter, end_line, invocation_mark, report_line, start_line
 from stageway.functions.runtime_api import (
     ACCEPTED,
     INVALID_REQUEST_ID,
@@ -62,6 +78,12 @@ class WorkerOwner(Protocol):
     def worker_gone(self, worker: Worker) -> None:
         """The worker can take no more invocations (its process exited or is about to)."""
 
+    def worker_can_take_ahead(self, worker: Worker) -> None:
+        """The busy worker could be sent queued invocations ahead (`Worker.run` takes them while it can)."""
+
+    def requeue(self, invocations: list[Invocation]) -> None:
+        """Invocations sent ahead to a worker that ended before it started them: first in line again."""
+
 
 @dataclass(eq=False)
 class WorkerSettings:
@@ -72,6 +94,10 @@ class WorkerSettings:
     stop_grace_s: float = 2.0
     extra_python_path: tuple[str, ...] = ()
     """Added to PYTHONPATH of workers with a custom `worker_command` (where awslambdaric lives)."""
+    events_ahead: int = 2
+    """Queued events a busy worker of stageway's runtime may be sent before it asks (0: none; see above)."""
+    sent_ahead: int = 0
+    """Events sent ahead so far, by all workers (`LocalRuntime.events_sent_ahead`)."""
     live: set[Worker] = field(default_factory=set)
     """Workers whose process may still be running; `LocalRuntime.close` waits for all of them."""
 
@@ -101,6 +127,18 @@ class Worker:
         self._stop_requested = False
         self._delivered = False
         self._next_connection: RuntimeApiConnection | None = None
+        self._pair: RuntimeApiConnection | None = None
+        """stageway's runtime's connection (a socket pair), while it is open: events can be sent ahead on it."""
+        self._ahead: deque[Invocation] = deque()
+        """Events sent ahead, oldest first, not yet the current invocation."""
+        self._answered_ahead = 0
+        """`GET .../next` requests still to come whose answer (an event sent ahead) has gone already."""
+        self._current_sent_ahead = False
+        self._retire_when_done = False
+        self._backlog: list[str] | None = None
+        """Log lines printed after the runtime marked that it started its next invocation, until that
+        invocation is the current one here (None: no mark pending)."""
+        self._exit_pending: asyncio.TimerHandle | None = None
         self._connections: set[RuntimeApiConnection] = set()
         self._server: asyncio.Server | None = None
         self._process: asyncio.SubprocessTransport | None = None
@@ -151,7 +189,9 @@ class Worker:
                 # kernel's work per message of loopback TCP, on the hot path of every invocation); the TCP
                 # endpoint stays for anything else in the process that reads AWS_LAMBDA_RUNTIME_API.
                 own_end, child_end = socket.socketpair()
-                await self._loop.connect_accepted_socket(lambda: RuntimeApiConnection(self), sock=own_end)
+                pair = RuntimeApiConnection(self)
+                await self._loop.connect_accepted_socket(lambda: pair, sock=own_end)
+                self._pair = pair
                 command.append(str(child_end.fileno()))
                 inherited = (child_end.fileno(),)
             read_fd, write_fd = os.pipe()
@@ -212,10 +252,15 @@ class Worker:
         if not self._exited.done():
             self._exited.set_result(None)
 
-    def retire(self) -> None:
-        """Take no more invocations and stop: SIGTERM, then SIGKILL after the grace period. Idempotent."""
+    def retire(self, *, now: bool = False) -> None:
+        """Take no more invocations and stop: SIGTERM, then SIGKILL after the grace period. Idempotent.
+        A worker with events sent ahead stops once they have run (the process may be running one), unless
+        `now` (the runtime is closing)."""
         self._reusable = False
         if self._stop_requested:
+            return
+        if not now and (self._ahead or (self.invocation is not None and self._current_sent_ahead)):
+            self._retire_when_done = True
             return
         self._stop_requested = True
         if self._process is not None:
@@ -238,8 +283,20 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def _process_exited(self) -> None:
+        if self._pair is not None and not self._exited.done() and self._exit_pending is None:
+            # Results the runtime posted just before it ended may still be in the socket: read them first
+            # (its end closes when it exits), or an invocation that succeeded would count as the one that
+            # died, and the one that died as never started.
+            self._exit_pending = self._loop.call_later(1.0, self._on_exit)
+            return
+        self._on_exit()
+
     def _on_exit(self) -> None:
         assert self._process is not None
+        if self._exit_pending is not None:
+            self._exit_pending.cancel()
+            self._exit_pending = None
         returncode = self._process.get_returncode()
         if self._exited.done():  # the start failed and was already reported
             self._process.close()
@@ -254,6 +311,10 @@ class Worker:
                 pass
         self._read_logs()  # what it printed last
         self._close_logs()
+        if self._ahead:
+            never_started, self._ahead = list(self._ahead), deque()
+            self._owner.requeue(never_started)
+        self._replay_backlog()  # only if its last result never came: logged with the invocation that died
         inv = self.invocation
         if inv is not None:
             if inv.timed_out is not None:
@@ -294,11 +355,15 @@ class Worker:
         return self.state is not State.DEAD and self._reusable
 
     def run(self, inv: Invocation) -> bool:
-        """Hand an invocation to this worker; False if it can no longer take one."""
-        if self.invocation is not None or not self.usable:
+        """Hand an invocation to this worker; False if it can no longer take one. A busy worker takes it
+        as an event sent ahead while it can (see the module's docstring)."""
+        if not self.usable:
             return False
+        if self.invocation is not None:
+            return self._send_ahead(inv)
         self.invocation = inv
         self._delivered = False
+        self._current_sent_ahead = False
         if self._next_connection is not None:
             self._deliver()
         return True
@@ -307,20 +372,45 @@ class Worker:
         connection, self._next_connection = self._next_connection, None
         inv = self.invocation
         assert connection is not None and inv is not None
-        timeout_s = self.config.timeout_s
-        head = next_invocation_head(
+        self._start_current(inv)
+        connection.answer(self._event_head(inv), inv.payload)
+        if self._pair is connection and self._settings.events_ahead:
+            self._owner.worker_can_take_ahead(self)
+
+    def _event_head(self, inv: Invocation) -> bytes:
+        # The deadline of an event sent ahead counts from when it is sent: its function may see a little
+        # less time than it has (the gateway's timer starts when the event becomes the current one).
+        return next_invocation_head(
             request_id=inv.request_id,
-            deadline_ms=int((time.time() + timeout_s) * 1000),
+            deadline_ms=int((time.time() + self.config.timeout_s) * 1000),
             function_arn=self._arn,
             trace_id=inv.trace_id,
             client_context=inv.client_context,
             content_length=len(inv.payload),
         )
+
+    def _start_current(self, inv: Invocation) -> None:
+        """The invocation's event is the runtime's now (Lambda's invoke phase): its timer and START line."""
         inv.started = time.monotonic()
         self._delivered = True
-        inv.timer = self._loop.call_later(timeout_s, self._on_timeout)
+        inv.timer = self._loop.call_later(self.config.timeout_s, self._on_timeout)
         self._log_runtime_lines(start_line(inv.request_id))
-        connection.answer(head, inv.payload)
+
+    def _send_ahead(self, inv: Invocation) -> bool:
+        pair = self._pair
+        if (
+            pair is None
+            or not self._delivered
+            or self._next_connection is not None
+            or self.state is not State.READY
+            or len(self._ahead) >= self._settings.events_ahead
+        ):
+            return False
+        self._ahead.append(inv)
+        self._answered_ahead += 1
+        self._settings.sent_ahead += 1
+        pair.answer(self._event_head(inv), inv.payload)
+        return True
 
     def _on_timeout(self) -> None:
         inv = self.invocation
@@ -360,7 +450,7 @@ class Worker:
             inv.timer.cancel()
         if self._log_fd is not None:
             self._read_logs()  # the lines printed before the result was posted belong to this invocation
-        if self._lines.partial:
+        if self._lines.partial and self._backlog is None:
             for line in self._lines.flush():
                 self._log_line(line)
         request_id = inv.request_id
@@ -390,11 +480,23 @@ class Worker:
         )
         self.invocation = None
         self._delivered = False
+        if self._ahead and self.state is not State.DEAD:
+            # The runtime goes on with the event sent next (it may have started it already).
+            following = self.invocation = self._ahead.popleft()
+            self._current_sent_ahead = True
+            self._start_current(following)
+            self._replay_backlog()
         if not inv.future.done():  # else the caller stopped waiting: the result is dropped, as Lambda does
             # The log tail is handed over as it is; its text is made only if someone asks for it.
             result = InvocationResult(request_id, payload, function_error, inv.tail, duration_ms)
             inv.future.set_result(result)
-        if self.state is State.READY and self._reusable:
+        if self.invocation is not None:
+            if self.state is State.READY and self._reusable:
+                self._owner.worker_can_take_ahead(self)
+        elif self._retire_when_done:
+            self._retire_when_done = False
+            self.retire()
+        elif self.state is State.READY and self._reusable:
             self._owner.worker_ready(self)
 
     def _max_memory_used_mb(self, now: float) -> int | None:
@@ -422,6 +524,10 @@ class Worker:
         self._connections.discard(connection)
         if self._next_connection is connection:
             self._next_connection = None
+        if self._pair is connection:
+            self._pair = None
+            if self._exit_pending is not None:
+                self._on_exit()  # its last results have been read
 
     def on_next(self, connection: RuntimeApiConnection) -> None:
         if self.state is State.DEAD:
@@ -433,6 +539,9 @@ class Worker:
             if self._init_timer is not None:
                 self._init_timer.cancel()
                 self._init_timer = None
+        if self._answered_ahead:
+            self._answered_ahead -= 1  # its answer was an event sent ahead
+            return
         self._next_connection = connection
         if self.invocation is not None and not self._delivered:
             self._deliver()
@@ -505,7 +614,7 @@ class Worker:
                 self._close_logs()
                 return
             for line in self._lines.feed(data):
-                self._log_line(line)
+                self._take_line(line)
             if len(data) < _READ_SIZE:
                 return  # a pipe read returns less only when it has nothing more right now
 
@@ -516,7 +625,32 @@ class Worker:
         self._loop.remove_reader(fd)
         os.close(fd)
         for line in self._lines.flush():
+            self._take_line(line)
+
+    def _take_line(self, line: str) -> None:
+        """A line read from the process: logged with the current invocation, unless the runtime has marked
+        since that it started one that is not the current one here yet."""
+        backlog = self._backlog
+        if backlog is not None:
+            backlog.append(line)
+            return
+        mark = invocation_mark(line) if line.endswith("\x1e") else None
+        if mark is None:
             self._log_line(line)
+            return
+        rest, request_id = mark
+        if rest:  # an unterminated line of the invocation before
+            self._log_line(rest)
+        inv = self.invocation
+        if inv is None or inv.request_id != request_id:
+            self._backlog = []  # until that one is the current one
+
+    def _replay_backlog(self) -> None:
+        """The lines that waited for the invocation that is now the current one (up to a further mark)."""
+        backlog, self._backlog = self._backlog, None
+        if backlog:
+            for line in backlog:
+                self._take_line(line)
 
     def _log_line(self, line: str) -> None:
         inv = self.invocation
@@ -617,4 +751,4 @@ class _ProcessProtocol(asyncio.SubprocessProtocol):
         self._worker._attach(cast(asyncio.SubprocessTransport, transport))
 
     def process_exited(self) -> None:
-        self._worker._on_exit()
+        self._worker._process_exited()

@@ -14,7 +14,7 @@ measured ≈ 5% of a proxied request's CPU; here a request costs a dict lookup a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -85,6 +85,8 @@ class GatewayMetrics(Collector):
         the traffic takes the fast way."""
         self.lambda_lane_requests = 0
         """Requests the listener's Lambda lane answered (`server/lambda_lane.py`)."""
+        self.events_sent_ahead: Callable[[], int] | None = None
+        """Reads the local runtime's count of events sent ahead (`functions/worker.py`), when there is one."""
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -161,6 +163,13 @@ class GatewayMetrics(Collector):
             value=self.lambda_lane_requests,
         )
         yield from (count, client_errors, server_errors, latency, integration_latency, data_processed, lane, lambda_lane)
+        if self.events_sent_ahead is not None:
+            yield CounterMetricFamily(
+                "stageway_function_events_sent_ahead",
+                "Queued invocations whose event was sent to a busy worker of a local function before it asked "
+                "(serve --events-ahead; no labels)",
+                value=self.events_sent_ahead(),
+            )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -62,6 +62,9 @@ class ServeOptions:
     lambda_lane: bool = True
     """Answer plain Lambda proxy routes (local functions) from callbacks (`server/lambda_lane.py`);
     off: they take the pipeline (`--no-lambda-lane`)."""
+    events_ahead: int = 2
+    """Queued events a busy worker of stageway's runtime may be sent before it asks for them
+    (`functions/worker.py`); 0: each event waits for the worker's `GET .../next`, as on Lambda."""
     admin_host: str = "127.0.0.1"
     admin_port: int | None = 8081
     """None: no admin listener."""
@@ -128,7 +131,7 @@ class Node:
                 else None
             ),
         )
-        self.runtime = LocalRuntime()
+        self.runtime = LocalRuntime(events_ahead=options.events_ahead)
         self.http_client = HttpProxyClient()
         aws = AwsClient(
             self.http_client, AwsCredentials.resolve(options.aws_access_key_id, options.aws_secret_access_key)
@@ -156,6 +159,7 @@ class Node:
             aws_services=AwsServices(aws, options.aws_endpoint_url),
         )
         self.metrics = GatewayMetrics()
+        self.metrics.events_sent_ahead = lambda: self.runtime.events_sent_ahead
         self.app = DataPlaneApp(self.gateway, AccessLog() if options.access_log else None, self.metrics)
         self._seen_version = -1
         self._reading = threading.Lock()
