@@ -45,7 +45,7 @@ class LocalRuntime:
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         watch_interval_s: float = 0.3,
         stop_grace_s: float = 2.0,
-        events_ahead: int = 2,
+        events_ahead: int = 4,
     ) -> None:
         self._logger = logger or logging.getLogger("stageway.functions")
         self._idle_timeout_s = idle_timeout_s

@@ -7,8 +7,8 @@ or when the process exits. Every line the process prints (stdout and stderr shar
 share one CloudWatch stream) is logged with the function's name and the request id it belongs to.
 
 Events sent ahead: when invocations are queued because every worker of the function is busy, a worker
-running stageway's own runtime (over its socket pair) is sent up to `WorkerSettings.events_ahead` of them
-before it asks, so that it starts the next one as soon as it has posted a result instead of sleeping
+running stageway's own runtime (over its socket pair) whose last invocation was short
+(`AHEAD_MAX_DURATION_MS`) is sent up to `WorkerSettings.events_ahead` of them before it asks, so that it starts the next one as soon as it has posted a result instead of sleeping
 until the gateway has read that result and answered (a wake-up of two processes per invocation, the
 largest cost of a trivial function). It still runs them one at a time, in order. What the gateway must
 keep straight because of it:
@@ -62,6 +62,11 @@ BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
 INIT_TIMEOUT_S = 10.0
 """Lambda gives a function's initialisation (imports, module-level code) 10 seconds."""
 
+AHEAD_MAX_DURATION_MS = 5.0
+"""Events are sent ahead only to a worker whose last invocation ran for less than this: where the hand-over's
+cost (tens of microseconds) matters, and an event sent ahead to it cannot wait long behind a slow one
+while another worker of the function is free."""
+
 MEMORY_REFRESH_S = 0.1
 """REPORT's `Max Memory Used` is the process's peak (VmHWM): read at most this often, as every
 invocation of a busy function would otherwise pay for the kernel writing out all of /proc/PID/status."""
@@ -94,7 +99,7 @@ class WorkerSettings:
     stop_grace_s: float = 2.0
     extra_python_path: tuple[str, ...] = ()
     """Added to PYTHONPATH of workers with a custom `worker_command` (where awslambdaric lives)."""
-    events_ahead: int = 2
+    events_ahead: int = 4
     """Queued events a busy worker of stageway's runtime may be sent before it asks (0: none; see above)."""
     sent_ahead: int = 0
     """Events sent ahead so far, by all workers (`LocalRuntime.events_sent_ahead`)."""
@@ -134,6 +139,7 @@ class Worker:
         self._answered_ahead = 0
         """`GET .../next` requests still to come whose answer (an event sent ahead) has gone already."""
         self._current_sent_ahead = False
+        self._last_duration_ms = math.inf
         self._retire_when_done = False
         self._backlog: list[str] | None = None
         """Log lines printed after the runtime marked that it started its next invocation, until that
@@ -404,6 +410,7 @@ class Worker:
             or self._next_connection is not None
             or self.state is not State.READY
             or len(self._ahead) >= self._settings.events_ahead
+            or self._last_duration_ms >= AHEAD_MAX_DURATION_MS
         ):
             return False
         self._ahead.append(inv)
@@ -465,6 +472,7 @@ class Worker:
             duration_ms = (now - inv.started) * 1000.0
         else:
             duration_ms = 0.0
+        self._last_duration_ms = duration_ms
         init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
         self._log_runtime_lines(
             end_line(request_id),

@@ -62,7 +62,7 @@ class ServeOptions:
     lambda_lane: bool = True
     """Answer plain Lambda proxy routes (local functions) from callbacks (`server/lambda_lane.py`);
     off: they take the pipeline (`--no-lambda-lane`)."""
-    events_ahead: int = 2
+    events_ahead: int = 4
     """Queued events a busy worker of stageway's runtime may be sent before it asks for them
     (`functions/worker.py`); 0: each event waits for the worker's `GET .../next`, as on Lambda."""
     admin_host: str = "127.0.0.1"
