@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +21,8 @@ import pytest
 import uvloop
 
 from stageway.functions import FunctionConfig, InvocationResult, LocalRuntime
+from tests.support.lane_pair import metric
+from tests.support.stageway_server import StagewayServer, free_port, http
 
 CODE = Path(__file__).resolve().parents[1] / "fixtures" / "functions" / "basic"
 T = TypeVar("T")
@@ -193,3 +198,49 @@ def test_a_worker_retired_for_an_oversized_response_runs_what_it_was_sent_first(
     runs = journal_runs(journal)
     assert sorted(n for n, _, _ in runs) == list(range(8))
     assert len({pid for _, pid, _ in runs}) == 2  # the worker that refused it, then a new one
+
+
+def _serve_journal(tmp_path: Path, *args: str) -> tuple[StagewayServer, int]:
+    api = tmp_path / "api.yaml"
+    api.write_text(
+        f"functions:\n  journal:\n    runtime: python3.11\n    handler: handlers.journal\n    code: {CODE}\n"
+        "    reservedConcurrency: 1\n"
+        "apis:\n  app:\n    integrations:\n      journal: {integrationType: AWS_PROXY, integrationUri: journal}\n"
+        "    routes: {'POST /run': journal}\n    stages: {$default: {autoDeploy: true}}\n"
+    )
+    admin = free_port()
+    return StagewayServer(api, args=("--admin-port", str(admin), *args)), admin
+
+
+@pytest.mark.parametrize("ahead", ["4", "0"])
+def test_through_the_server_every_request_gets_its_own_answer(tmp_path: Path, ahead: str) -> None:
+    journal = tmp_path / "journal"
+    server, admin = _serve_journal(tmp_path, "--events-ahead", ahead)
+    with server:
+
+        def call(n: int) -> tuple[int, bytes]:
+            event = json.dumps({"journal": str(journal), "n": n}).encode()
+            status, _, body, _ = http(
+                "POST", f"{server.url}/run", body=event, headers={"Content-Type": "application/json"}
+            )
+            return status, body
+
+        call(-1)  # the worker is warm, and its last run was short
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(call, range(200)))
+        sent_ahead = metric(admin, "stageway_function_events_sent_ahead_total")
+    assert [status for status, _ in answers] == [200] * 200
+    assert [json.loads(body)["n"] for _, body in answers] == list(range(200))
+    assert sorted(n for n, _, _ in journal_runs(journal)) == list(range(200))
+    if ahead == "0":
+        assert sent_ahead == 0
+    else:
+        assert sent_ahead > 0  # 16 callers, one worker: there was a queue
+
+
+def test_events_ahead_must_be_a_small_whole_number() -> None:
+    for value in ("-1", "101", "two"):
+        command = [sys.executable, "-m", "stageway", "serve", "--events-ahead", value]
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        assert done.returncode == 2
+        assert "argument --events-ahead:" in done.stderr

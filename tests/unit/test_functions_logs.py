@@ -76,3 +76,15 @@ def test_report_line_fields() -> None:
         "abc", duration_ms=0.2, memory_mb=128, max_memory_used_mb=None, init_duration_ms=None, status="error",
         error_type="Runtime.ExitError",
     ).endswith("Billed Duration: 1 ms\tMemory Size: 128 MB\tStatus: error\tError Type: Runtime.ExitError")
+
+
+def test_invocation_mark_is_read_from_the_end_of_a_line() -> None:
+    from stageway.functions import bootstrap
+    from stageway.functions.logs import INVOCATION_MARK, invocation_mark
+
+    line = (bootstrap._INVOCATION_MARK % b"abc-123").decode()
+    assert line == f"{INVOCATION_MARK}abc-123\x1e\n"  # the runtime and the gateway spell it alike
+    assert invocation_mark(line[:-1]) == ("", "abc-123")
+    assert invocation_mark(f"unterminated{line[:-1]}") == ("unterminated", "abc-123")
+    assert invocation_mark("a plain line") is None
+    assert invocation_mark("ends with a separator\x1e") is None
