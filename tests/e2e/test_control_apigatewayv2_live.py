@@ -105,6 +105,26 @@ def test_auto_deploy_stage_follows_changes(plane: ControlPlane, client: Any, bac
     assert status == 200, body
 
 
+def test_a_write_through_this_node_is_served_before_its_answer(
+    plane: ControlPlane, client: Any, backend: BackendServer
+) -> None:
+    # The writer's thread compiles the change and queues it on the serving loop before it answers: a client
+    # that changed a route and calls it next finds it changed, every time, with no waiting.
+    api_id = client.create_api(Name="read-your-writes", ProtocolType="HTTP")["ApiId"]
+    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    integration_id = client.create_integration(
+        ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri=f"{backend.url}/echo/rw",
+        IntegrationMethod="ANY", PayloadFormatVersion="1.0",
+    )["IntegrationId"]
+    for n in range(15):
+        route_id = client.create_route(
+            ApiId=api_id, RouteKey=f"GET /rw{n}", Target=f"integrations/{integration_id}"
+        )["RouteId"]
+        assert call(plane, api_id, f"/rw{n}")[0] == 200
+        client.delete_route(ApiId=api_id, RouteId=route_id)
+        assert call(plane, api_id, f"/rw{n}")[0] == 404
+
+
 def test_concurrent_route_creation_all_lands(plane: ControlPlane, client: Any) -> None:
     api_id = client.create_api(Name="busy", ProtocolType="HTTP")["ApiId"]
     client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)

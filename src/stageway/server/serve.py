@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -101,6 +102,9 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
+
+GIL_SWITCH_INTERVAL_S = 0.001
+"""`sys.setswitchinterval` while serving (see `Node.run`)."""
 
 _REFRESH_FAILED = "applying a configuration change failed; still serving the previous one"
 
@@ -227,6 +231,12 @@ class Node:
         self._seen_version = changes.version
         self.runtime.set_functions(changes.functions)
         self.gateway.plan = changes.plan
+        # What is served now lives until the next change: out of the cycle collector's sight. Its full
+        # collections otherwise walk every object of the plans (tens of milliseconds for a 2,000-route API,
+        # stopping every thread) each few deployments; a frozen object is still freed when its last
+        # reference goes (plans hold no reference cycles: the full collections during 40 deployments of a
+        # 2,000-route API found nothing to collect, and memory stays flat over 250 of them).
+        gc.freeze()
         # ResetAuthorizersCache, made on any node, flushes that stage's authorizer answers here.
         for key, resets in changes.cache_resets.items():
             if self._cache_resets.get(key, 0) != resets:
@@ -270,17 +280,36 @@ class Node:
         self.refresh()
         loop = asyncio.get_running_loop()
 
-        # Writes from the admin listener happen in worker threads: hop to the loop, then recompile at once
-        # (the poll in _watch_changes still catches writes made by other processes).
+        # Writes from the admin listener happen in worker threads: the writing thread reads and compiles what
+        # changed, then hops to the loop to serve it (the poll in _watch_changes still catches writes made by
+        # other processes). Compiling a large API takes tens of milliseconds; done there, the loop goes on
+        # serving meanwhile (it shares the interpreter with the compile, so requests wait for a few
+        # milliseconds at worst instead of the whole compile).
+        loop_thread = threading.get_ident()
+        # A compile in a writer's thread holds the interpreter in slices of the switch interval; the loop waits
+        # up to one slice each time it wakes. 1 ms instead of CPython's 5 keeps that wait short (it changes
+        # nothing while the loop is the only thread that wants to run).
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
         def on_change(_version: int) -> None:
-            loop.call_soon_threadsafe(self._refresh_now)
+            if threading.get_ident() == loop_thread:
+                loop.call_soon(self._refresh_now)
+                return
+            try:
+                changes = self._read_changes()
+            except Exception:
+                log.exception(_REFRESH_FAILED)
+                return
+            if changes is not None:
+                loop.call_soon_threadsafe(self._apply_changes, changes)
 
         def on_others_change(_version: int) -> None:
             asyncio.run_coroutine_threadsafe(self._refresh_safely(), loop)
 
-        # A write through this node's admin listener is compiled on the loop before the write's answer leaves:
-        # a client that changed a route and calls it next finds it changed. Other nodes' writes (where the
-        # store reports them) are read and compiled off the loop.
+        # A write through this node's admin listener is served before the write's answer leaves (the apply
+        # is queued on the loop before the admin's thread hands its answer back): a client that changed a
+        # route and calls it next finds it changed. Other nodes' writes (where the store reports them) are
+        # read and compiled off the loop too.
         self.store.subscribe(on_change)
         self.store.watch_others(on_others_change)
         await self.runtime.start()
