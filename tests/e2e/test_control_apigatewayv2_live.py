@@ -93,13 +93,20 @@ def test_deployment_is_live_within_a_second(plane: ControlPlane, client: Any, ba
     assert json.loads(call(plane, api_id, "/prod/thing")[1])["path"] == "/echo/second"
 
 
-def test_auto_deploy_stage_follows_changes(plane: ControlPlane, client: Any, backend: BackendServer) -> None:
-    api_id = client.create_api(Name="auto", ProtocolType="HTTP")["ApiId"]
+def auto_deployed_api(client: Any, backend: BackendServer, name: str) -> tuple[str, str]:
+    """(API id, integration id) of a new API whose `$default` stage auto-deploys, with an HTTP_PROXY
+    integration to the backend's echo."""
+    api_id = client.create_api(Name=name, ProtocolType="HTTP")["ApiId"]
     client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     integration_id = client.create_integration(
-        ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri=f"{backend.url}/echo/auto",
+        ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri=f"{backend.url}/echo/{name}",
         IntegrationMethod="ANY", PayloadFormatVersion="1.0",
     )["IntegrationId"]
+    return api_id, integration_id
+
+
+def test_auto_deploy_stage_follows_changes(plane: ControlPlane, client: Any, backend: BackendServer) -> None:
+    api_id, integration_id = auto_deployed_api(client, backend, "auto")
     client.create_route(ApiId=api_id, RouteKey="GET /auto", Target=f"integrations/{integration_id}")
     status, body = wait_for(plane, api_id, "/auto", 200, LIVE_WITHIN_S)
     assert status == 200, body
@@ -110,12 +117,7 @@ def test_a_write_through_this_node_is_served_before_its_answer(
 ) -> None:
     # The writer's thread compiles the change and queues it on the serving loop before it answers: a client
     # that changed a route and calls it next finds it changed, every time, with no waiting.
-    api_id = client.create_api(Name="read-your-writes", ProtocolType="HTTP")["ApiId"]
-    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-    integration_id = client.create_integration(
-        ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri=f"{backend.url}/echo/rw",
-        IntegrationMethod="ANY", PayloadFormatVersion="1.0",
-    )["IntegrationId"]
+    api_id, integration_id = auto_deployed_api(client, backend, "read-your-writes")
     for n in range(15):
         route_id = client.create_route(
             ApiId=api_id, RouteKey=f"GET /rw{n}", Target=f"integrations/{integration_id}"

@@ -128,30 +128,46 @@ def test_output_is_logged_with_the_invocation_that_printed_it(
     assert not any("stageway:invocation" in text for _, text in lines)
 
 
-def test_a_worker_that_dies_hands_back_the_events_it_never_started(run: Callable, tmp_path: Path) -> None:
+def _burst_with_one_failure(
+    run: Callable, tmp_path: Path, count: int, failing: int, failure: dict[str, Any], timeout_s: float = 10.0
+) -> tuple[dict[str, Any], list[tuple[int, int, float]]]:
+    """`count` short invocations at once, number `failing` with `failure` in its event: the failing one's
+    answer and the journal's runs, once every other caller is checked to have got its own answer."""
     journal = tmp_path / "journal"
     runtime = LocalRuntime(events_ahead=2)
-    runtime.set_functions([journal_fn()])
-    events = [{"journal": str(journal), "n": n, "seconds": 0.001, "exit": n == 5} for n in range(12)]
-    results = burst(run, runtime, events)
-    answers = [json.loads(result.payload) for result in results]
-    assert answers[5]["errorType"] == "Runtime.ExitError"
-    assert [answer["n"] for n, answer in enumerate(answers) if n != 5] == [n for n in range(12) if n != 5]
-    runs = journal_runs(journal)
+    runtime.set_functions([journal_fn(timeout_s=timeout_s)])
+    events = [
+        {"journal": str(journal), "n": n, "seconds": 0.001, **(failure if n == failing else {})} for n in range(count)
+    ]
+    answers = [json.loads(result.payload) for result in burst(run, runtime, events)]
+    assert [answer["n"] for n, answer in enumerate(answers) if n != failing] == [
+        n for n in range(count) if n != failing
+    ]
+    return answers[failing], journal_runs(journal)
+
+
+def test_a_worker_that_dies_hands_back_the_events_it_never_started(run: Callable, tmp_path: Path) -> None:
+    failed, runs = _burst_with_one_failure(run, tmp_path, 12, 5, {"exit": True})
+    assert failed["errorType"] == "Runtime.ExitError"
     assert sorted(n for n, _, _ in runs) == list(range(12))  # each once, the one that died included
     assert len({pid for n, pid, _ in runs if n > 5}) == 1 and runs[-1][1] != runs[0][1]  # the rest: a new worker
 
 
 def test_a_timeout_loses_none_of_the_events_sent_ahead(run: Callable, tmp_path: Path) -> None:
-    journal = tmp_path / "journal"
-    runtime = LocalRuntime(events_ahead=2)
-    runtime.set_functions([journal_fn(timeout_s=0.5)])
-    events = [{"journal": str(journal), "n": n, "seconds": 5 if n == 3 else 0.001} for n in range(8)]
-    results = burst(run, runtime, events)
-    answers = [json.loads(result.payload) for result in results]
-    assert "Task timed out after 0.50 seconds" in answers[3]["errorMessage"]
-    assert [answer["n"] for n, answer in enumerate(answers) if n != 3] == [0, 1, 2, 4, 5, 6, 7]
-    assert sorted(n for n, _, _ in journal_runs(journal)) == list(range(8))
+    failed, runs = _burst_with_one_failure(run, tmp_path, 8, 3, {"seconds": 5}, timeout_s=0.5)
+    assert "Task timed out after 0.50 seconds" in failed["errorMessage"]
+    assert sorted(n for n, _, _ in runs) == list(range(8))
+
+
+def test_a_worker_retired_for_an_oversized_response_runs_what_it_was_sent_first(
+    run: Callable, tmp_path: Path
+) -> None:
+    # Lambda's runtime exits after a refused response; the events already sent to it may be running, so the
+    # worker stops once they have run, rather than being killed under one of them.
+    failed, runs = _burst_with_one_failure(run, tmp_path, 8, 2, {"oversized": True})
+    assert failed["errorType"] == "Function.ResponseSizeTooLarge"
+    assert sorted(n for n, _, _ in runs) == list(range(8))
+    assert len({pid for _, pid, _ in runs}) == 2  # the worker that refused it, then a new one
 
 
 def test_a_replaced_worker_runs_the_events_it_was_sent_before_it_stops(run: Callable, tmp_path: Path) -> None:
@@ -180,24 +196,6 @@ def test_a_replaced_worker_runs_the_events_it_was_sent_before_it_stops(run: Call
     runs = journal_runs(journal)
     assert sorted(n for n, _, _ in runs) == list(range(300))
     assert len({pid for _, pid, _ in runs}) == 2  # the old worker finished what it had been sent, a new one the rest
-
-
-def test_a_worker_retired_for_an_oversized_response_runs_what_it_was_sent_first(
-    run: Callable, tmp_path: Path
-) -> None:
-    # Lambda's runtime exits after a refused response; the events already sent to it may be running, so the
-    # worker stops once they have run, rather than being killed under one of them.
-    journal = tmp_path / "journal"
-    runtime = LocalRuntime(events_ahead=2)
-    runtime.set_functions([journal_fn()])
-    events = [{"journal": str(journal), "n": n, "seconds": 0.001, "oversized": n == 2} for n in range(8)]
-    results = burst(run, runtime, events)
-    answers = [json.loads(result.payload) for result in results]
-    assert answers[2]["errorType"] == "Function.ResponseSizeTooLarge"
-    assert [answer["n"] for n, answer in enumerate(answers) if n != 2] == [0, 1, 3, 4, 5, 6, 7]
-    runs = journal_runs(journal)
-    assert sorted(n for n, _, _ in runs) == list(range(8))
-    assert len({pid for _, pid, _ in runs}) == 2  # the worker that refused it, then a new one
 
 
 def _serve_journal(tmp_path: Path, *args: str) -> tuple[StagewayServer, int]:
