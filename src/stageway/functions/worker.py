@@ -642,7 +642,7 @@ class Worker:
         if backlog is not None:
             backlog.append(line)
             return
-        mark = invocation_mark(line) if line.endswith("\x1e") else None
+        mark = invocation_mark(line)
         if mark is None:
             self._log_line(line)
             return
