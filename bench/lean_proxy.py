@@ -124,9 +124,9 @@ class _LeanClient(_Client):
         host = self.host.decode("latin-1").rsplit(":", 1)[0]  # (no IPv6 literals here)
         selection = select(gateway.plan, host, path)
         match = selection.stage.matcher.match(method, selection.route_raw_path) if selection else None
-        if match is None or not gateway.throttler.admit_now(match.target.throttle_limits, monotonic()):
+        if match is None or not gateway.throttler.admit_now(match.route.target.throttle_limits, monotonic()):
             return None  # stageway would answer 404 or 429: not what this proxy measures
-        integration = match.target.integration
+        integration = match.route.target.integration
         url = integration.uri.render(match.path_parameters, selection.stage.stage_variables, raw_query=query)
         backend = backends.get(url)
         if backend is None:

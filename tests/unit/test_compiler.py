@@ -39,7 +39,7 @@ def snapshot(*, request_parameters: dict[str, str] | None) -> dict[str, Any]:
 def route(plan_routes: Any, method: str, path: str) -> RoutePlan:
     match = plan_routes.matcher.match(method, path)
     assert match is not None
-    target: RoutePlan = match.target
+    target: RoutePlan = match.route.target
     return target
 
 

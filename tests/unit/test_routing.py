@@ -23,8 +23,8 @@ def select(matcher: RouteMatcher[str], request: str) -> tuple[str, dict[str, str
     found = matcher.match(method, path)
     if found is None:
         return None
-    assert found.target == found.route_key
-    return found.route_key, found.path_parameters
+    assert found.route.target == found.route.key
+    return found.route.key, found.path_parameters
 
 
 # --- spec §3.3 worked examples ---------------------------------------------------------------------------
@@ -247,7 +247,9 @@ def test_len_counts_routes_including_default() -> None:
 
 def test_match_returns_route_match_with_target() -> None:
     matcher = RouteMatcher.compile([(parse_route_key("GET /pets/{id}"), 42)])
-    assert matcher.match("GET", "/pets/7") == RouteMatch("GET /pets/{id}", 42, {"id": "7"})
+    found = matcher.match("GET", "/pets/7")
+    assert isinstance(found, RouteMatch)
+    assert (found.route.key, found.route.target, found.path_parameters) == ("GET /pets/{id}", 42, {"id": "7"})
 
 
 def test_each_match_gets_its_own_parameters() -> None:

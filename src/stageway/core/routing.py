@@ -36,18 +36,8 @@ _LITERAL, _VARIABLE, _GREEDY_END = 0, 1, 2
 """Rank of what a route has at a position: lower is more specific (AWS priority 2)."""
 
 
-@dataclass(slots=True)
-class RouteMatch(Generic[T]):
-    """The route selected for a request. Not frozen: one is built per request, and a frozen dataclass
-    assigns each field through `object.__setattr__`."""
-
-    route_key: str  # e.g. "GET /pets/{id}", "ANY /{proxy+}", "$default"
-    target: T
-    path_parameters: dict[str, str]  # percent-decoded; a greedy value is the rest of the path, no leading "/"
-
-
-class _Route(Generic[T]):
-    """A compiled route: where its variables sit in the request's segment list."""
+class Route(Generic[T]):
+    """A compiled route: its key and target, and where its variables sit in the request's segment list."""
 
     __slots__ = ("greedy_index", "greedy_name", "key", "names", "path", "target", "values")
 
@@ -68,6 +58,20 @@ class _Route(Generic[T]):
         self.values = values  # reads their values from the segments: one value for one name, else a tuple
         self.greedy_name = greedy_name  # name of the trailing `{name+}`, if any
         self.greedy_index = size  # segment index where the greedy value starts (= segments before it)
+
+
+@dataclass(slots=True)
+class RouteMatch(Generic[T]):
+    """The route selected for a request: `route.key` (e.g. "GET /pets/{id}", "ANY /{proxy+}", "$default"),
+    `route.target`, and the request's values of its variables.
+
+    It holds the route rather than copies of its key and target: with thousands of routes, each one read
+    is a cache miss, and most requests never need the key (a proxied request reads its route plan's own).
+    Not frozen: one is built per request, and a frozen dataclass assigns each field through
+    `object.__setattr__`."""
+
+    route: Route[T]
+    path_parameters: dict[str, str]  # percent-decoded; a greedy value is the rest of the path, no leading "/"
 
 
 class _Shape:
@@ -99,7 +103,7 @@ def _no_literals(segments: list[str]) -> str:
     return ""
 
 
-_Candidates = list[tuple[_Shape, dict[Any, "_Route[T]"]]]
+_Candidates = list[tuple[_Shape, dict[Any, "Route[T]"]]]
 
 
 class _MethodTable(Generic[T]):
@@ -109,7 +113,7 @@ class _MethodTable(Generic[T]):
     __slots__ = ("full", "greedy", "literal")
 
     def __init__(
-        self, literal: dict[str, _Route[T]], full: dict[int, _Candidates[T]], greedy: list[_Candidates[T]]
+        self, literal: dict[str, Route[T]], full: dict[int, _Candidates[T]], greedy: list[_Candidates[T]]
     ) -> None:
         self.literal = literal
         """Routes whose paths have no variables, by path: a request path that is one of them (and has
@@ -122,14 +126,14 @@ class _MethodTable(Generic[T]):
 
     @classmethod
     def build(
-        cls, shapes: list[_Shape], routes: dict[_Shape, dict[Any, dict[str, _Route[T]]]], method: str
+        cls, shapes: list[_Shape], routes: dict[_Shape, dict[Any, dict[str, Route[T]]]], method: str
     ) -> _MethodTable[T]:
         """The table for `method` (ANY_METHOD: for a method no route names) from each shape's routes."""
-        literal: dict[str, _Route[T]] = {}
+        literal: dict[str, Route[T]] = {}
         full: dict[int, _Candidates[T]] = {}
         greedy_shapes: _Candidates[T] = []
         for shape in shapes:  # most specific first
-            chosen: dict[Any, _Route[T]] = {}
+            chosen: dict[Any, Route[T]] = {}
             for key, by_method in routes[shape].items():
                 route = by_method.get(method) or by_method.get(ANY_METHOD)
                 if route is not None:
@@ -156,7 +160,7 @@ class RouteMatcher(Generic[T]):
         self,
         methods: dict[str, _MethodTable[T]],
         any_method: _MethodTable[T],
-        default: _Route[T] | None,
+        default: Route[T] | None,
         count: int,
     ) -> None:
         self._methods = methods
@@ -173,23 +177,24 @@ class RouteMatcher(Generic[T]):
         level, spec §1.5); this check only keeps a hand-built route list from silently shadowing a route.
         """
         shapes: dict[tuple[int, ...], _Shape] = {}
-        by_shape: dict[_Shape, dict[Any, dict[str, _Route[T]]]] = {}
-        # One object for each text, name tuple and method however many routes repeat it: a lookup then
-        # reads the same few objects for any route (they stay in the CPU's caches), and only the dict
-        # entry and the route itself are particular to the route matched.
+        by_shape: dict[_Shape, dict[Any, dict[str, Route[T]]]] = {}
+        # One object for each text, name tuple, literal key and method however many routes repeat it (the
+        # eight routes of a REST resource have three literal keys): a lookup then reads objects that the
+        # resource's other routes keep in the CPU's caches, and only the dict entry and the route itself
+        # are particular to the route matched.
         pool: dict[Any, Any] = {}
 
         def shared(value: Any) -> Any:
             return pool.setdefault(value, value)
 
-        default: _Route[T] | None = None
+        default: Route[T] | None = None
         count = 0
         for route_key, target in routes:
             count += 1
             if route_key.is_default:
                 if default is not None:
                     raise ValueError(f"Route with key {route_key.key} already exists")
-                default = _Route(route_key.key, "", target, (), None, None, 0)
+                default = Route(route_key.key, "", target, (), None, None, 0)
                 continue
             segments = route_key.segments
             greedy_name = shared(segments[-1].name) if route_key.is_greedy else None
@@ -202,12 +207,12 @@ class RouteMatcher(Generic[T]):
                 shape = shapes[kinds] = _Shape(kinds)
                 by_shape[shape] = {}
             names = shared(tuple(shared(segment.name) for segment in prefix if segment.is_variable))
-            route = _Route(
-                route_key.key, route_key.path, target, names, shape.values_of, greedy_name, len(prefix)
+            route = Route(
+                route_key.key, shared(route_key.path), target, names, shape.values_of, greedy_name, len(prefix)
             )
             # The route's literals read the way a request's are: by the shape's own `key_of`.
             by_method = by_shape[shape].setdefault(
-                shape.key_of([shared(segment.text) for segment in prefix]), {}
+                shared(shape.key_of([shared(segment.text) for segment in prefix])), {}
             )
             method = shared(route_key.method)
             if method in by_method:
@@ -235,7 +240,7 @@ class RouteMatcher(Generic[T]):
         found = table.literal.get(raw_path)
         if found is not None and "%" not in raw_path:
             # The most specific shape of this length is all literals, and this is its entry: the same route.
-            return RouteMatch(found.key, found.target, {})
+            return RouteMatch(found, {})
         # Split first, then decode each segment: `%2F` stays data inside one segment (spec §3.2, decoding).
         # "/" has no segments; a trailing slash leaves an empty last segment, which no `{var}` or literal
         # matches, so `/a/` does not select `GET /a` (HTTP APIs don't strip it, spec §13 item 5).
@@ -279,4 +284,4 @@ class RouteMatcher(Generic[T]):
             parameters = dict(zip(found.names, values(segments)))
         if found.greedy_name is not None:
             parameters[found.greedy_name] = "/".join(segments[found.greedy_index :])
-        return RouteMatch(found.key, found.target, parameters)
+        return RouteMatch(found, parameters)

@@ -104,11 +104,11 @@ class Gateway:
             if stage.access_log is not None:
                 self.write_stage_log(exchange, stage.access_log, started)
             return exchange
-        target = match.target
+        target = match.route.target
         route = route_context(
             plan,
             stage,
-            match.route_key,
+            match.route.key,
             match.path_parameters,
             request.raw_path,
             selection.route_raw_path,
@@ -123,7 +123,7 @@ class Gateway:
             if admitted is None:
                 admitted = await self.throttler.admit(limits, monotonic())
             if not admitted:
-                raise TooManyRequests(f"throttled on route {match.route_key}")
+                raise TooManyRequests(f"throttled on route {match.route.key}")
             if target.auth.authorization_type != "NONE":
                 await self._authorize(target, request, route, exchange)
             exchange.response = await self._integrate(target, request, route, exchange)
@@ -136,7 +136,7 @@ class Gateway:
                 )
             else:
                 exchange.integration_error = error.detail
-            log.info("%s %s -> %s: %s", request.request_id, match.route_key, error.status, error.detail)
+            log.info("%s %s -> %s: %s", request.request_id, match.route.key, error.status, error.detail)
         if cors is not None:
             _add_cors_headers(exchange, cors)
         if stage.access_log is not None:

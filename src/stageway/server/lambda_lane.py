@@ -95,7 +95,7 @@ def lambda_route_of(
     if function.has_stage_variables:
         name = substitute_stage_variables(name, stage.stage_variables)
     # The pipeline's `domainName` is the route context's, which is the request's host.
-    route_key, prefix = match.route_key, host.partition(".")[0]
+    route_key, prefix = match.route.key, host.partition(".")[0]
     parts: EventParts
     if function.payload_format_version == "1.0":
         query_map, multi_query = v1_query_parameters(raw_query)
@@ -110,7 +110,7 @@ def lambda_route_of(
             stage.api_id, host, prefix, stage.stage_name,
         )
     return (
-        stage, match.target, function, name, parts, None, host, match.path_parameters, selection.route_raw_path,
+        stage, match.route.target, function, name, parts, None, host, match.path_parameters, selection.route_raw_path,
         selection.mapping_key,
     )
 

@@ -390,9 +390,9 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
     match = stage.matcher.match(method, selection.route_raw_path)
     if match is None:
         return False
-    proxy = match.target.plain_proxy
+    proxy = match.route.target.plain_proxy
     if proxy is None:
-        function = match.target.plain_lambda
+        function = match.route.target.plain_lambda
         if function is None:
             return False
         return lambda_route_of(plan, stage, match, function, host, method, raw_path, raw_query, selection)
@@ -410,7 +410,7 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
     except UnicodeEncodeError:  # (`parse_backend_url` quotes a target to ASCII: not expected)
         return False
     return (
-        stage, match.target, proxy, backend_method, line, backend, host, match.path_parameters,
+        stage, match.route.target, proxy, backend_method, line, backend, host, match.path_parameters,
         selection.route_raw_path, selection.mapping_key,
     )
 
