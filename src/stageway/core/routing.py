@@ -32,6 +32,8 @@ from stageway.core.route_keys import RouteKey
 T = TypeVar("T")
 
 ANY_METHOD = "ANY"
+_HASHES_IN_ENTRIES = object()
+"""A key no request path equals (see `_MethodTable.build`)."""
 _LITERAL, _VARIABLE, _GREEDY_END = 0, 1, 2
 """Rank of what a route has at a position: lower is more specific (AWS priority 2)."""
 
@@ -39,25 +41,16 @@ _LITERAL, _VARIABLE, _GREEDY_END = 0, 1, 2
 class Route(Generic[T]):
     """A compiled route: its key and target, and where its variables sit in the request's segment list."""
 
-    __slots__ = ("greedy_index", "greedy_name", "key", "names", "path", "target", "values")
+    # Four slots: with the object header and the garbage collector's, 64 bytes, the block size of Python's
+    # allocator whose blocks each sit in one cache line. A match reads a route's header and its names (the
+    # rest of what it needs is its shape's): one cache miss per route in a table too big for the caches.
+    __slots__ = ("greedy_name", "key", "names", "target")
 
-    def __init__(
-        self,
-        key: str,
-        path: str,
-        target: T,
-        names: tuple[str, ...],
-        values: Callable[[list[str]], Any] | None,
-        greedy_name: str | None,
-        size: int,
-    ) -> None:
+    def __init__(self, key: str, target: T, names: tuple[str, ...], greedy_name: str | None) -> None:
         self.key = key
-        self.path = path  # as a request spells it when the route has no variables
         self.target = target
         self.names = names  # of the `{name}` variables, in path order
-        self.values = values  # reads their values from the segments: one value for one name, else a tuple
         self.greedy_name = greedy_name  # name of the trailing `{name+}`, if any
-        self.greedy_index = size  # segment index where the greedy value starts (= segments before it)
 
 
 @dataclass(slots=True)
@@ -103,6 +96,12 @@ def _no_literals(segments: list[str]) -> str:
     return ""
 
 
+def _literal_path(key: Any) -> str:
+    """The path of an all-literal shape's routes, from their key: its texts (a tuple of two or more, one
+    text, or "" for `/`)."""
+    return "/" + ("/".join(key) if isinstance(key, tuple) else key)
+
+
 _Candidates = list[tuple[_Shape, dict[Any, "Route[T]"]]]
 
 
@@ -126,9 +125,14 @@ class _MethodTable(Generic[T]):
 
     @classmethod
     def build(
-        cls, shapes: list[_Shape], routes: dict[_Shape, dict[Any, dict[str, Route[T]]]], method: str
+        cls,
+        shapes: list[_Shape],
+        routes: dict[_Shape, dict[Any, dict[str, Route[T]]]],
+        method: str,
+        paths: dict[Any, str],
     ) -> _MethodTable[T]:
-        """The table for `method` (ANY_METHOD: for a method no route names) from each shape's routes."""
+        """The table for `method` (ANY_METHOD: for a method no route names) from each shape's routes.
+        `paths`: literal paths by shape key, shared by the tables (`GET /a` and `POST /a`: one "/a")."""
         literal: dict[str, Route[T]] = {}
         full: dict[int, _Candidates[T]] = {}
         greedy_shapes: _Candidates[T] = []
@@ -145,9 +149,14 @@ class _MethodTable(Generic[T]):
                 continue
             full.setdefault(shape.size, []).append((shape, chosen))
             if not shape.variable_positions:
-                literal.update((route.path, route) for route in chosen.values())
+                # The key of an all-literal shape is its texts: the path a request spells it with.
+                literal.update((paths.setdefault(key, _literal_path(key)), route) for key, route in chosen.items())
         longest = max((shape.size for shape, _ in greedy_shapes), default=-1)
         greedy = [[item for item in greedy_shapes if item[0].size < length] for length in range(longest + 2)]
+        # A key that is not a text: a dict whose keys are all texts keeps no hashes in its entries, and a
+        # lookup that finds no route (most: paths with variables) reads the hash of each text it probes from
+        # that text, a cache miss each in a big table. With one other key the dict keeps them in its entries.
+        literal[_HASHES_IN_ENTRIES] = None  # type: ignore[index,assignment]
         return cls(literal, full, greedy)
 
 
@@ -194,7 +203,7 @@ class RouteMatcher(Generic[T]):
             if route_key.is_default:
                 if default is not None:
                     raise ValueError(f"Route with key {route_key.key} already exists")
-                default = Route(route_key.key, "", target, (), None, None, 0)
+                default = Route(route_key.key, target, (), None)
                 continue
             segments = route_key.segments
             greedy_name = shared(segments[-1].name) if route_key.is_greedy else None
@@ -207,9 +216,7 @@ class RouteMatcher(Generic[T]):
                 shape = shapes[kinds] = _Shape(kinds)
                 by_shape[shape] = {}
             names = shared(tuple(shared(segment.name) for segment in prefix if segment.is_variable))
-            route = Route(
-                route_key.key, shared(route_key.path), target, names, shape.values_of, greedy_name, len(prefix)
-            )
+            route = Route(route_key.key, target, names, greedy_name)
             # The route's literals read the way a request's are: by the shape's own `key_of`.
             by_method = by_shape[shape].setdefault(
                 shared(shape.key_of([shared(segment.text) for segment in prefix])), {}
@@ -225,8 +232,9 @@ class RouteMatcher(Generic[T]):
             method for by_key in by_shape.values() for by_method in by_key.values() for method in by_method
         }
         methods.discard(ANY_METHOD)
-        tables = {method: _MethodTable.build(ordered, by_shape, method) for method in sorted(methods)}
-        return cls(tables, _MethodTable.build(ordered, by_shape, ANY_METHOD), default, count)
+        paths: dict[Any, str] = {}
+        tables = {method: _MethodTable.build(ordered, by_shape, method, paths) for method in sorted(methods)}
+        return cls(tables, _MethodTable.build(ordered, by_shape, ANY_METHOD, paths), default, count)
 
     def __len__(self) -> int:
         return self._count
@@ -273,9 +281,9 @@ class RouteMatcher(Generic[T]):
                         break
         if found is None:
             found = self._default  # priority 3: `$default` catches anything no other route took
-            if found is None:
-                return None
-        values = found.values
+            return None if found is None else RouteMatch(found, {})
+        # `shape` is the one `found` is in. Where the values sit is the shape's: the route only names them.
+        values = shape.values_of
         if values is None:
             parameters = {}
         elif len(found.names) == 1:
@@ -283,5 +291,5 @@ class RouteMatcher(Generic[T]):
         else:
             parameters = dict(zip(found.names, values(segments)))
         if found.greedy_name is not None:
-            parameters[found.greedy_name] = "/".join(segments[found.greedy_index :])
+            parameters[found.greedy_name] = "/".join(segments[shape.size :])
         return RouteMatch(found, parameters)
