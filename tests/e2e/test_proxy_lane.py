@@ -22,6 +22,7 @@ import pytest
 
 from tests.support.backend import BackendServer
 from tests.support.control import start_control_plane
+from tests.support.jwks_server import JwksServer
 from tests.support.lane_pair import (
     Answer,
     Pair,
@@ -52,8 +53,18 @@ STAGE_LOG_FORMAT = (
 )
 
 
+JWT_AUDIENCE = "lane-client"
+
+
 @pytest.fixture(scope="module")
-def servers(backend: BackendServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def issuer() -> Iterator[JwksServer]:
+    with JwksServer() as server:
+        server.add_key("RS256", kid="rsa")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def servers(backend: BackendServer, issuer: JwksServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("lane")
     dead_port = free_port()
     (folder / "api.yaml").write_text(
@@ -115,10 +126,41 @@ apis:
       GET /slow: slow
     stages:
       $default: {{autoDeploy: true}}
+  guarded:
+    id: guarded001
+    integrations:
+      echo: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/echo/{{proxy}}"}}
+    authorizers:
+      issuer:
+        authorizerType: JWT
+        jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
+      by-header:
+        authorizerType: JWT
+        identitySource: [$request.header.x-token]
+        jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
+      by-query:
+        authorizerType: JWT
+        identitySource: [$request.querystring.token]
+        jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
+    routes:
+      GET /jwt/{{proxy+}}: {{integration: echo, authorizer: issuer}}
+      GET /scoped/{{proxy+}}: {{integration: echo, authorizer: issuer, authorizationScopes: [pets/write]}}
+      GET /x-token/{{proxy+}}: {{integration: echo, authorizer: by-header}}
+      GET /query/{{proxy+}}: {{integration: echo, authorizer: by-query}}
+    stages:
+      $default: {{autoDeploy: true}}
+      logged:
+        autoDeploy: true
+        accessLogSettings:
+          destinationArn: stdout
+          format: '{{"requestId":"$context.requestId","sub":"$context.authorizer.claims.sub"}}'
 """
     )
     with serve_pair(folder / "api.yaml", "lane", "--no-proxy-lane") as pair:
         yield pair
+
+
+_TRACE_ID = r"-[0-9a-f]{8}-[0-9a-f]{24}$"
 
 
 def _normalized(answer: Answer) -> Answer:
@@ -129,12 +171,15 @@ def _normalized(answer: Answer) -> Answer:
         echoed = json.loads(body)
         echoed.pop("connection")  # the backend's connection number
         echoed["headers"]["x-forwarded-port"] = "<port>"
-        echoed["headers"]["x-amzn-trace-id"] = re.sub(r"-[0-9a-f]{24}$", "-<random>", echoed["headers"]["x-amzn-trace-id"])
+        # A trace id: its time (a second may turn between the two servers' answers) and its random part.
+        echoed["headers"]["x-amzn-trace-id"] = re.sub(_TRACE_ID, "-<time>-<random>", echoed["headers"]["x-amzn-trace-id"])
         echoed["rawHeaders"] = [
-            [name, "<port>" if name == "x-forwarded-port" else re.sub(r"-[0-9a-f]{24}$", "-<random>", value)]
+            [name, "<port>" if name == "x-forwarded-port" else re.sub(_TRACE_ID, "-<time>-<random>", value)]
             for name, value in echoed["rawHeaders"]
         ]
         body = json.dumps(echoed, sort_keys=True).encode()
+        # (Its length varies with what was taken out: a port, a connection number of more digits.)
+        kept = [(name, "<length>" if name == "content-length" else value) for name, value in kept]
     return status, reason, kept, body
 
 
@@ -446,3 +491,58 @@ apis:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
         connection.close()
+
+
+JWT_HOST = ("Host", "guarded001.execute-api.localhost")
+
+
+def _token(issuer: JwksServer, **claims: object) -> str:
+    return issuer.token(issuer.claims(**{"aud": JWT_AUDIENCE, **claims}), key=issuer.keys["rsa"])
+
+
+def test_a_jwt_route_is_the_lanes_once_the_token_is_verified(servers: Pair, issuer: JwksServer) -> None:
+    # The pipeline verifies a token the first time; the lane then passes its requests on, as the pipeline would.
+    token = _token(issuer, sub="lane-user")
+    bearer = [JWT_HOST, ("Authorization", f"Bearer {token}")]
+    _assert_same(servers, [("GET", "/jwt/first", bearer, b"")], in_lane=0)
+    requests = [
+        ("GET", "/jwt/again?x=1", bearer, b""),
+        ("GET", "/jwt/bare", [JWT_HOST, ("authorization", token)], b""),  # no `Bearer `: the same token
+        ("GET", "/jwt/browser", [JWT_HOST, *BROWSER_HEADERS, ("Authorization", f"Bearer {token}")], b""),
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+    # The header an authorizer names, whatever it is.
+    x_token = [JWT_HOST, ("X-Token", token)]
+    _assert_same(servers, [("GET", "/x-token/a", x_token, b""), ("GET", "/x-token/b", x_token, b"")], in_lane=2)
+
+
+def test_jwt_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair, issuer: JwksServer) -> None:
+    token = _token(issuer, sub="pipeline-user")
+    bearer = ("Authorization", f"Bearer {token}")
+    _assert_same(servers, [("GET", "/jwt/verify", [JWT_HOST, bearer], b"")], in_lane=0)
+    requests = [
+        ("GET", "/jwt/none", [JWT_HOST], b""),  # no token: 401
+        ("GET", "/jwt/empty", [JWT_HOST, ("Authorization", "")], b""),
+        ("GET", "/jwt/other-audience", [JWT_HOST, ("Authorization", _token(issuer, aud="other"))], b""),
+        ("GET", "/jwt/twice", [JWT_HOST, bearer, bearer], b""),  # joined with ",": not the token
+        ("GET", "/scoped/a", [JWT_HOST, bearer], b""),  # verified, but without the route's scope: 403
+        ("GET", "/scoped/b", [JWT_HOST, bearer], b""),  # ... every time
+        ("GET", "/x-token/a", [JWT_HOST, bearer], b""),  # its authorizer reads X-Token: 401
+        ("GET", f"/query/a?token={token}", [JWT_HOST], b""),  # a query-string token: the pipeline's
+        ("GET", "/logged/jwt/a", [JWT_HOST, bearer], b""),  # a stage whose access log may read the claims
+    ]
+    _assert_same(servers, requests, in_lane=0)
+    scoped = ("Authorization", f"Bearer {_token(issuer, scope='pets/read pets/write')}")
+    _assert_same(servers, [("GET", "/scoped/c", [JWT_HOST, scoped], b"")], in_lane=0)
+    _assert_same(servers, [("GET", "/scoped/d", [JWT_HOST, scoped], b"")], in_lane=1)  # its scopes checked
+
+
+def test_a_verified_token_that_expires_is_refused_by_the_pipeline(servers: Pair, issuer: JwksServer) -> None:
+    expires = int(time.time()) + 2
+    bearer = ("Authorization", f"Bearer {_token(issuer, exp=expires)}")
+    _assert_same(servers, [("GET", "/jwt/a", [JWT_HOST, bearer], b"")], in_lane=0)
+    _assert_same(servers, [("GET", "/jwt/b", [JWT_HOST, bearer], b"")], in_lane=1)
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    answers = both(servers, [("GET", "/jwt/c", [JWT_HOST, bearer], b"")])
+    assert [answer[0] for pair in answers for answer in pair] == [401, 401]
+    _assert_same(servers, [("GET", "/jwt/d", [JWT_HOST, bearer], b"")], in_lane=0)

@@ -226,6 +226,29 @@ class Authorizers:
             results[(plan.issuer, plan.audiences, route_scopes)] = result
         return result
 
+    def passes_without_io(self, plan: JwtAuthorizerPlan, route_scopes: tuple[str, ...], value: str) -> bool:
+        """Whether `_authorize_jwt` would let a request through at once, given its identity-source value: its
+        token verified lately, its claims good now, its scopes checked for these route scopes before. False
+        for anything else (nothing is fetched, verified or refused here): the caller then leaves the request
+        to the pipeline, which decides and answers as AWS does."""
+        if not self._verified:  # (no token verified yet: nothing to import for)
+            return False
+        jwt_checks, _ = _jwt_support()
+        verified = self._verified_claims(plan.discovery_url, jwt_checks.strip_bearer(value))
+        if verified is None:
+            return False
+        claims, _, results = verified
+        # Only a result cached for this issuer, audiences and scopes: it was stored after they all passed.
+        if (plan.issuer, plan.audiences, route_scopes) not in results:
+            return False
+        try:
+            jwt_checks.check_claims(
+                claims, plan, now=self._wall_clock(), leeway_s=self.clock_skew_s, route_scopes=route_scopes
+            )
+        except AuthUnauthorized:
+            return False
+        return True
+
     # -------------------------------------------------------------------------------------------- Lambda
 
     async def _authorize_lambda(

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from stageway.auth import OPEN_ROUTE, RouteAuth
+from stageway.auth import OPEN_ROUTE, JwtAuthorizerPlan, RouteAuth
+from stageway.auth.identity_sources import SourceKind
 from stageway.core.context_vars import LogFormat
 from stageway.core.cors import CorsPolicy
 from stageway.core.mapping import NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING, RequestMapping, ResponseMapping
@@ -83,15 +84,32 @@ class RoutePlan:
     mapping): what the listener's proxy lane may answer on its own (`server/proxy_lane.py`)."""
     plain_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
     """Likewise for a Lambda proxy integration (`server/lambda_lane.py`)."""
+    jwt_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
+    """The integration, when the route is an HTTP proxy behind a JWT authorizer that reads its token from a
+    header, and nothing else: the proxy lane takes the requests whose token the authorizer has verified
+    lately and would let through now (`Authorizers.passes_without_io`); the pipeline the rest."""
+    lane_jwt: JwtAuthorizerPlan | None = field(init=False, repr=False, compare=False)
+    """That authorizer, with `jwt_proxy`."""
 
     def __post_init__(self) -> None:
         integration = self.integration
-        plain = (
-            self.auth.authorization_type == "NONE" and self.request_mapping.is_empty and self.response_mapping.is_empty
+        unmapped = self.request_mapping.is_empty and self.response_mapping.is_empty
+        plain = self.auth.authorization_type == "NONE" and unmapped
+        authorizer = self.auth.authorizer
+        lane_jwt = (
+            authorizer
+            if self.auth.authorization_type == "JWT"
+            and isinstance(authorizer, JwtAuthorizerPlan)
+            and authorizer.identity_source.kind is SourceKind.HEADER
+            and unmapped
+            and isinstance(integration, HttpProxyPlan)
+            else None
         )
         # frozen: set once, here
         object.__setattr__(self, "plain_proxy", integration if plain and isinstance(integration, HttpProxyPlan) else None)
         object.__setattr__(self, "plain_lambda", integration if plain and isinstance(integration, LambdaPlan) else None)
+        object.__setattr__(self, "jwt_proxy", integration if lane_jwt is not None else None)
+        object.__setattr__(self, "lane_jwt", lane_jwt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,10 @@ anything is sent and the request goes the pipeline's way:
 
 - the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping); with CORS
   configured, the request is not OPTIONS (preflights are the pipeline's);
+- or the route is an HTTP_PROXY behind a JWT authorizer that reads a header, with no parameter mapping
+  (`RoutePlan.jwt_proxy`), on a stage without an access log, and the request's token is one the authorizer
+  verified lately and lets through now: claims checked again against the clock, its scopes checked for
+  this route before (`Authorizers.passes_without_io`). A first token, and every refusal, is the pipeline's;
 - the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
   body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
   headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
@@ -181,7 +185,7 @@ class ProxyLane:
         if lambda_route:
             if self._lambda is None or not self._lambda.has_function(resolved[3]):
                 return False  # a function of the remote Lambda endpoint: the pipeline calls it
-        elif not self._proxy:
+        elif not self._proxy or (route.lane_jwt is not None and not self._token_passes(route, names, raw_headers, stage)):
             return False
         origin = None
         if stage.cors is not None:
@@ -231,6 +235,25 @@ class ProxyLane:
         except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
             self.fail(in_flight, error)
         return True
+
+    def _token_passes(
+        self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes], stage: StagePlan
+    ) -> bool:
+        """A request to a `jwt_proxy` route: whether its token is one the authorizer lets through now without
+        fetching or verifying anything. Anything else (no token, a new or refused one) is the pipeline's,
+        which authorizes it and answers as AWS does; so is every request of a stage with an access log,
+        whose line may read what the authorizer learned (`$context.authorizer.*`)."""
+        authorizer = route.lane_jwt
+        assert authorizer is not None
+        if stage.access_log is not None:
+            return False
+        source = authorizer.identity_source.name.encode("latin-1")  # lower-cased, as `names` are
+        values = [value for name, value in zip(names, raw_headers[1::2], strict=False) if name == source]
+        if not values:
+            return False
+        # All its values joined with ",", as `IncomingRequest.header` joins them for the pipeline.
+        value = (values[0] if len(values) == 1 else b",".join(values)).decode("latin-1")
+        return self._gateway.authorizers.passes_without_io(authorizer, route.auth.scopes, value)
 
     def _resolve(self, plan: GatewayPlan, key: tuple[str, str, str, str]) -> _Resolved:
         """`_route_of` the request, remembered in `_resolved`."""
@@ -390,7 +413,7 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
     match = stage.matcher.match(method, selection.route_raw_path)
     if match is None:
         return False
-    proxy = match.route.target.plain_proxy
+    proxy = match.route.target.plain_proxy or match.route.target.jwt_proxy
     if proxy is None:
         function = match.route.target.plain_lambda
         if function is None:
