@@ -33,7 +33,7 @@ class BenchError(RuntimeError):
 
 # --- external tools -------------------------------------------------------------------------------------------
 
-_DEBIAN_PACKAGES = {"nginx": "nginx", "wrk": "wrk"}
+_DEBIAN_PACKAGES = {"nginx": "nginx", "valgrind": "valgrind", "wrk": "wrk"}
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
 
 

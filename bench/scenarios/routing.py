@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import time
 
+from bench.cache_sim import misses_per_match
 from bench.scenarios import Context, Row, fmt_ratio, fmt_us, median, orders, scenario, verdict
 from bench.servers import route_at, route_mix
-from bench.tools import BenchError, gc_paused
+from bench.tools import BenchError, ensure_tools, gc_paused
 from stageway.core.route_keys import parse_route_key
 from stageway.core.routing import RouteMatcher
 
@@ -39,7 +40,7 @@ def build(count: int) -> tuple[RouteMatcher[str], list[tuple[str, str]]]:
     return matcher, requests
 
 
-def _pass(matcher: RouteMatcher[str], requests: list[tuple[str, str]]) -> float:
+def one_pass(matcher: RouteMatcher[str], requests: list[tuple[str, str]]) -> float:
     match = matcher.match
     start = time.perf_counter_ns()
     for method, path in requests:
@@ -59,8 +60,8 @@ def compare(
     deadline = time.perf_counter() + seconds
     with gc_paused():
         while time.perf_counter() < deadline or len(times_a) < 5:
-            times_a.append(_pass(*a))
-            times_b.append(_pass(*b))
+            times_a.append(one_pass(*a))
+            times_b.append(one_pass(*b))
     return median(times_a), median(times_b)
 
 
@@ -93,4 +94,21 @@ def run(ctx: Context) -> list[Row]:
     row.details.append(
         "per round " + ", ".join(f"{x:.0f}/{y:.0f} ns" for x, y in zip(results["a"], results["b"]))
     )
+    row.details.append(_counted_misses(ctx))
     return [row]
+
+
+def _counted_misses(ctx: Context) -> str:
+    """The row's misses per match from cachegrind (bench/cache_sim.py): what the timed ratio is made of, in a
+    count no host's state changes."""
+    try:
+        valgrind = ensure_tools(["valgrind"], ctx.log)["valgrind"]
+        misses = misses_per_match(valgrind, (10_000, 10))
+    except BenchError as error:
+        return f"cache misses not counted: {error}"
+    big, small = misses[10_000], misses[10]
+    return (
+        f"cache misses per match, counted by cachegrind (python -m bench.cache_sim; 32 KiB first level, 512 KiB "
+        f"last level as this host's L2): 10,000 routes {big.first_level:.1f} first-level, {big.last_level:.2f} "
+        f"last-level; 10 routes {small.first_level:.1f}, {small.last_level:.2f}"
+    )
