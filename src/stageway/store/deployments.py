@@ -62,8 +62,11 @@ def create_deployment(
     stage_name: str | None = None,
     description: str = "",
     auto_deployed: bool = False,
+    snapshot: dict[str, Any] | None = None,
 ) -> Document:
-    """Snapshot the API and, when `stage_name` is given, point that stage at the new deployment."""
+    """Snapshot the API and, when `stage_name` is given, point that stage at the new deployment. `snapshot`:
+    the API's `build_snapshot`, when the caller has just made it in this transaction (reading every route
+    again costs a large API milliseconds on each write)."""
     with store.transaction():
         deployment_id = random_id(6)
         deployment: Document = {
@@ -75,7 +78,7 @@ def create_deployment(
         if description:
             deployment["description"] = description
         store.put("deployment", api_id, deployment_id, deployment)
-        store.put("snapshot", api_id, deployment_id, build_snapshot(store, api_id))
+        store.put("snapshot", api_id, deployment_id, snapshot if snapshot is not None else build_snapshot(store, api_id))
         if stage_name is not None:
             stage = store.get("stage", api_id, stage_name)
             if stage is not None:
@@ -97,7 +100,7 @@ def auto_deploy(store: Store, api_id: str) -> list[str]:
                 continue
             served = store.get("snapshot", api_id, stage.get("deploymentId") or "")
             if served != current:
-                create_deployment(store, api_id, stage_name=stage["stageName"], auto_deployed=True)
+                create_deployment(store, api_id, stage_name=stage["stageName"], auto_deployed=True, snapshot=current)
                 deployed.append(stage["stageName"])
     return deployed
 
