@@ -48,6 +48,7 @@ from stageway.store.deployments import stage_snapshot
 log = logging.getLogger("stageway.compiler")
 
 DEFAULT_TIMEOUT_MS = 30_000
+NO_MAPPING: tuple[RequestMapping, ResponseMapping] = (NO_REQUEST_MAPPING, NO_RESPONSE_MAPPING)
 
 
 class Compiler:
@@ -141,30 +142,31 @@ class Compiler:
             doc = integrations.get(integration_id) if integration_id else None
             auth = compile_route_auth(route, authorizers)
             limits = throttle.limits_for(route["routeKey"])
-            plan = RoutePlan(
-                route["routeKey"], route["routeId"], None, integration_id, auth=auth, throttle_limits=limits
-            )
+            integration_plan: IntegrationPlan | None = None
+            mapping = NO_MAPPING
             if doc is not None:
                 assert integration_id is not None
-                mapping = mappings.get(integration_id)
-                if mapping is None:
-                    mapping = mappings[integration_id] = (_request_mapping(doc), _response_mapping(doc))
+                found = mappings.get(integration_id)
+                if found is None:
+                    found = mappings[integration_id] = (_request_mapping(doc), _response_mapping(doc))
+                mapping = found
                 greedy = tuple(segment.name for segment in key.segments if segment.is_greedy)
                 shape = (integration_id, greedy, key.is_default)
                 if shape in integration_plans:
                     integration_plan = integration_plans[shape]
                 else:
                     integration_plan = integration_plans[shape] = self._integration_plan(doc, greedy, key.is_default)
-                plan = RoutePlan(
-                    route["routeKey"],
-                    route["routeId"],
-                    integration_plan,
-                    integration_id,
-                    request_mapping=mapping[0],
-                    response_mapping=mapping[1],
-                    auth=auth,
-                    throttle_limits=limits,
-                )
+            # One RoutePlan a route (its `__post_init__` is a good part of a large API's compile).
+            plan = RoutePlan(
+                route["routeKey"],
+                route["routeId"],
+                integration_plan,
+                integration_id,
+                request_mapping=mapping[0],
+                response_mapping=mapping[1],
+                auth=auth,
+                throttle_limits=limits,
+            )
             routes.append((key, plan))
         cors_config = (snapshot.get("api") or {}).get("corsConfiguration")
         return StagePlan(
