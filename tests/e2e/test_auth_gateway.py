@@ -31,13 +31,6 @@ AUDIENCE = "app-client"
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.add_key("RS256", kid="rsa")
-        yield server
-
-
-@pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, issuer: JwksServer) -> Iterator[StagewayServer]:
     folder = tmp_path_factory.mktemp("auth")
     shutil.copytree(FIXTURES / "gateway_functions", folder / "code")

@@ -57,13 +57,6 @@ JWT_AUDIENCE = "lane-client"
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.add_key("RS256", kid="rsa")
-        yield server
-
-
-@pytest.fixture(scope="module")
 def servers(backend: BackendServer, issuer: JwksServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("lane")
     dead_port = free_port()
