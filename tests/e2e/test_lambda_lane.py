@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.jwks_server import JwksServer
 from tests.support.lane_pair import (
     Answer,
     Pair,
@@ -37,6 +38,8 @@ from tests.support.lane_pair import (
 from tests.support.stageway_server import StagewayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_functions"
+JWT_AUDIENCE = "lambda-lane-client"
+JWT_HOST = ("Host", "guarded001.execute-api.localhost")
 HANDLERS = ["echo_event", "inferred", "plain_string", "with_cookies", "binary", "raises", "garbage", "sleeps", "exits"]
 
 # `$context` variables a stage access-log line can hold for a Lambda route (spec §10).
@@ -56,7 +59,7 @@ VARYING_LOG_KEYS = ("requestId", "integration.requestId", "awsEndpointRequestId"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def servers(issuer: JwksServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("lambda-lane")
     shutil.copytree(FIXTURES, folder / "code")
     functions = "".join(
@@ -129,6 +132,24 @@ apis:
       GET /with-cookies: with-cookies
     stages:
       $default: {{autoDeploy: true}}
+  guarded:
+    id: guarded001
+    integrations:
+      echo: {{integrationType: AWS_PROXY, integrationUri: echo-event, payloadFormatVersion: "2.0"}}
+      echo-v1: {{integrationType: AWS_PROXY, integrationUri: echo-event, payloadFormatVersion: "1.0"}}
+    authorizers:
+      issuer:
+        authorizerType: JWT
+        jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
+    routes:
+      GET /jwt/{{item}}: {{integration: echo, authorizer: issuer}}
+      GET /jwt-v1/{{item}}: {{integration: echo-v1, authorizer: issuer}}
+      POST /scoped: {{integration: echo, authorizer: issuer, authorizationScopes: [pets/write, pets/admin]}}
+    stages:
+      $default: {{autoDeploy: true}}
+      logged:
+        autoDeploy: true
+        accessLogSettings: {{destinationArn: stdout, format: '{{"requestId":"$context.requestId","sub":"$context.authorizer.claims.sub"}}'}}
 """
     )
     with serve_pair(folder / "api.yaml", "lambdas", "--no-lambda-lane") as pair:
@@ -444,3 +465,41 @@ apis:
         assert _lane_count(pair.lane_admin) == 2
         time.sleep(0.3)
         assert "Function not found" in pair.lane.log() and "Traceback" not in pair.lane.log()
+
+
+def _bearer(issuer: JwksServer, **claims: Any) -> tuple[str, str]:
+    token = issuer.token(issuer.claims(**{"aud": JWT_AUDIENCE, **claims}), key=issuer.keys["rsa"])
+    return ("Authorization", f"Bearer {token}")
+
+
+def test_a_jwt_route_is_the_lanes_once_the_token_is_verified(servers: Pair, issuer: JwksServer) -> None:
+    # The event carries the authorizer's claims (and, on a route with scopes, the token's) in both formats.
+    bearer = _bearer(issuer, sub="lane-user", groups=["a", "b"], scope="pets/read pets/write")
+    _assert_same(servers, [("GET", "/jwt/first", [JWT_HOST, bearer], b"")], in_lane=0)  # verified here
+    requests: list[Request] = [
+        ("GET", "/jwt/second?x=1", [JWT_HOST, bearer], b""),
+        ("GET", "/jwt-v1/third", [JWT_HOST, bearer], b""),
+        ("POST", "/scoped", [JWT_HOST, bearer, ("Content-Type", "application/json")], b'{"a": 1}'),
+    ]
+    # The first request to /scoped checks the scopes in the pipeline; from then on the lane has them.
+    _assert_same(servers, requests[:2], in_lane=2)
+    _assert_same(servers, requests[2:], in_lane=0)
+    answers = _assert_same(servers, requests[2:], in_lane=1)
+    event = json.loads(answers[0][3])
+    assert event["requestContext"]["authorizer"]["jwt"]["scopes"] == ["pets/read", "pets/write"]
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] == "[a b]"
+    v1 = json.loads(_assert_same(servers, requests[1:2], in_lane=1)[0][3])
+    assert v1["requestContext"]["authorizer"]["claims"]["sub"] == "lane-user"
+
+
+def test_jwt_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers: Pair, issuer: JwksServer) -> None:
+    bearer = _bearer(issuer, sub="pipeline-user")
+    _assert_same(servers, [("GET", "/jwt/verify", [JWT_HOST, bearer], b"")], in_lane=0)
+    requests: list[Request] = [
+        ("GET", "/jwt/none", [JWT_HOST], b""),  # 401
+        ("GET", "/jwt/other", [JWT_HOST, _bearer(issuer, aud="someone-else")], b""),  # 401
+        ("POST", "/scoped", [JWT_HOST, bearer], b""),  # no scope of the route's: 403
+        ("POST", "/scoped", [JWT_HOST, bearer], b""),  # ... every time
+        ("GET", "/logged/jwt/a", [JWT_HOST, bearer], b""),  # its access log may read the claims
+    ]
+    _assert_same(servers, requests, in_lane=0)

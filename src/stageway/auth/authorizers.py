@@ -226,28 +226,32 @@ class Authorizers:
             results[(plan.issuer, plan.audiences, route_scopes)] = result
         return result
 
-    def passes_without_io(self, plan: JwtAuthorizerPlan, route_scopes: tuple[str, ...], value: str) -> bool:
-        """Whether `_authorize_jwt` would let a request through at once, given its identity-source value: its
-        token verified lately, its claims good now, its scopes checked for these route scopes before. False
-        for anything else (nothing is fetched, verified or refused here): the caller then leaves the request
-        to the pipeline, which decides and answers as AWS does."""
+    def result_without_io(
+        self, plan: JwtAuthorizerPlan, route_scopes: tuple[str, ...], value: str
+    ) -> AuthResult | None:
+        """What `_authorize_jwt` would answer at once for a request with this identity-source value, when it
+        lets it through: its token verified lately, its claims good now, its scopes checked for these route
+        scopes before (the result cached then). None for anything else (nothing is fetched, verified or
+        refused here): the caller then leaves the request to the pipeline, which decides and answers as AWS
+        does."""
         if not self._verified:  # (no token verified yet: nothing to import for)
-            return False
+            return None
         jwt_checks, _ = _jwt_support()
         verified = self._verified_claims(plan.discovery_url, jwt_checks.strip_bearer(value))
         if verified is None:
-            return False
+            return None
         claims, _, results = verified
         # Only a result cached for this issuer, audiences and scopes: it was stored after they all passed.
-        if (plan.issuer, plan.audiences, route_scopes) not in results:
-            return False
+        result = results.get((plan.issuer, plan.audiences, route_scopes))
+        if result is None:
+            return None
         try:
             jwt_checks.check_claims(
                 claims, plan, now=self._wall_clock(), leeway_s=self.clock_skew_s, route_scopes=route_scopes
             )
         except AuthUnauthorized:
-            return False
-        return True
+            return None
+        return result
 
     # -------------------------------------------------------------------------------------------- Lambda
 

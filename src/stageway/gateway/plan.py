@@ -87,9 +87,11 @@ class RoutePlan:
     jwt_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
     """The integration, when the route is an HTTP proxy behind a JWT authorizer that reads its token from a
     header, and nothing else: the proxy lane takes the requests whose token the authorizer has verified
-    lately and would let through now (`Authorizers.passes_without_io`); the pipeline the rest."""
+    lately and would let through now (`Authorizers.result_without_io`); the pipeline the rest."""
+    jwt_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
+    """Likewise for a Lambda proxy integration (the Lambda lane puts the authorizer's result in the event)."""
     lane_jwt: JwtAuthorizerPlan | None = field(init=False, repr=False, compare=False)
-    """That authorizer, with `jwt_proxy`."""
+    """That authorizer, with `jwt_proxy` or `jwt_lambda`."""
 
     def __post_init__(self) -> None:
         integration = self.integration
@@ -102,13 +104,14 @@ class RoutePlan:
             and isinstance(authorizer, JwtAuthorizerPlan)
             and authorizer.identity_source.kind is SourceKind.HEADER
             and unmapped
-            and isinstance(integration, HttpProxyPlan)
+            and isinstance(integration, HttpProxyPlan | LambdaPlan)
             else None
         )
         # frozen: set once, here
         object.__setattr__(self, "plain_proxy", integration if plain and isinstance(integration, HttpProxyPlan) else None)
         object.__setattr__(self, "plain_lambda", integration if plain and isinstance(integration, LambdaPlan) else None)
-        object.__setattr__(self, "jwt_proxy", integration if lane_jwt is not None else None)
+        object.__setattr__(self, "jwt_proxy", integration if lane_jwt and isinstance(integration, HttpProxyPlan) else None)
+        object.__setattr__(self, "jwt_lambda", integration if lane_jwt and isinstance(integration, LambdaPlan) else None)
         object.__setattr__(self, "lane_jwt", lane_jwt)
 
 

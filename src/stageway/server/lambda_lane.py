@@ -14,7 +14,10 @@ the two ways give the same bytes.
 It takes a request when the proxy lane's rules let it (no HEAD, no chunked body, no header the gateway
 rewrites, nothing pipelined ahead of it, a throttle that answers at once) and the route is plain
 (`RoutePlan.plain_lambda`: AWS_PROXY to a function, either payload format, no authorizer, no parameter
-mapping) and its function is one of the local runtime's (a remote function goes through the pipeline). What
+mapping) or behind a JWT authorizer that reads a header and lets this request's token through without I/O
+(`RoutePlan.jwt_lambda`, the proxy lane's rules for JWT routes; the event then carries the authorizer's
+cached result, as the pipeline's does), and its function is one of the local runtime's (a remote function
+goes through the pipeline). What
 goes wrong is answered as the pipeline answers it, through the proxy lane's `fail`: a refused invocation
 (function gone, an event over 6 MB), a function error, a malformed answer or a worker that dies is 500 (413 for
 the event's size), the integration timeout 503.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -56,6 +59,7 @@ from stageway.running_loop import running_loop
 from stageway.server.asgi import header_pairs
 
 if TYPE_CHECKING:
+    from stageway.auth import AuthResult
     from stageway.core.routing import RouteMatch
     from stageway.server.proxy_lane import InFlight, ProxyLane
 
@@ -123,15 +127,27 @@ class LambdaLane:
         self._functions = functions
         self.has_function = functions.has_function
 
-    def start(self, in_flight: InFlight, raw_headers: list[bytes], body: bytes, route: LambdaRoute) -> None:
+    def start(
+        self,
+        in_flight: InFlight,
+        raw_headers: list[bytes],
+        body: bytes,
+        route: LambdaRoute,
+        authorized: AuthResult | None = None,
+    ) -> None:
         """Invoke the route's function with the request's event; the answer goes to the request's listener when
         the result comes. The proxy lane has decided the lane takes the request, counted it and made its
-        in-flight tuple."""
+        in-flight tuple. `authorized`: the JWT authorizer's result, on a route behind one."""
         _, function, name, parts = route[1:5]
         lanes = self._lanes
         try:
-            make_event = _v1_event if function.payload_format_version == "1.0" else _v2_event
-            payload = orjson.dumps(make_event(in_flight, parts, raw_headers, body))  # type: ignore[arg-type]
+            if function.payload_format_version == "1.0":
+                authorizer = None if authorized is None else authorized.v1
+                event = _v1_event(in_flight, parts, raw_headers, body, authorizer)  # type: ignore[arg-type]
+            else:
+                authorizer = None if authorized is None else authorized.v2
+                event = _v2_event(in_flight, parts, raw_headers, body, authorizer)  # type: ignore[arg-type]
+            payload = orjson.dumps(event)
             future = self._functions.start_invocation(name, payload)
         except (FunctionNotFound, FunctionThrottled, RequestTooLarge) as error:
             lanes.fail(in_flight, invocation_refused(error, function))
@@ -202,23 +218,28 @@ def _event_headers(in_flight: InFlight, raw_headers: list[bytes]) -> list[tuple[
     return headers
 
 
-def _v2_event(in_flight: InFlight, parts: V2Parts, raw_headers: list[bytes], body: bytes) -> dict[str, object]:
+def _v2_event(
+    in_flight: InFlight, parts: V2Parts, raw_headers: list[bytes], body: bytes, authorizer: dict[str, Any] | None
+) -> dict[str, object]:
     """The request's payload 2.0 event, as the pipeline's `build_v2_event` makes it."""
     route_key, path, raw_query, query_map, path_parameters, stage_variables, account_id, api_id, domain, prefix, stage = parts
     header_map, cookies = v2_headers(_event_headers(in_flight, raw_headers))
     return v2_event(
         route_key, path, raw_query, cookies, header_map, query_map, path_parameters, stage_variables, account_id,
-        api_id, None, domain, prefix, in_flight[6], in_flight[9], in_flight[0].source_ip, in_flight[1], stage,
+        api_id, authorizer, domain, prefix, in_flight[6], in_flight[9], in_flight[0].source_ip, in_flight[1], stage,
         in_flight[2], body,
     )
 
 
-def _v1_event(in_flight: InFlight, parts: V1Parts, raw_headers: list[bytes], body: bytes) -> dict[str, object]:
-    """The request's payload 1.0 event, as the pipeline's `build_v1_event` makes it."""
+def _v1_event(
+    in_flight: InFlight, parts: V1Parts, raw_headers: list[bytes], body: bytes, authorizer: dict[str, Any] | None
+) -> dict[str, object]:
+    """The request's payload 1.0 event, as the pipeline's `build_v1_event` makes it (a JWT authorizer's
+    result has no `identity`)."""
     (_, resource, path, query_map, multi_query, path_parameters, stage_variables, account_id, api_id, domain,
      prefix, stage) = parts
     return v1_event(
         resource, path, _event_headers(in_flight, raw_headers), query_map, multi_query, path_parameters,
-        stage_variables, account_id, api_id, None, None, domain, prefix, in_flight[6], in_flight[9],
+        stage_variables, account_id, api_id, authorizer, None, domain, prefix, in_flight[6], in_flight[9],
         in_flight[0].source_ip, in_flight[1], stage, in_flight[2], body,
     )

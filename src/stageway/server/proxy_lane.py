@@ -51,6 +51,7 @@ from operator import itemgetter
 from time import monotonic, perf_counter, time_ns
 from typing import Literal, Protocol, cast
 
+from stageway.auth import AuthResult
 from stageway.core.clock import date_header_line
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import trace_id
@@ -185,8 +186,13 @@ class ProxyLane:
         if lambda_route:
             if self._lambda is None or not self._lambda.has_function(resolved[3]):
                 return False  # a function of the remote Lambda endpoint: the pipeline calls it
-        elif not self._proxy or (route.lane_jwt is not None and not self._token_passes(route, names, raw_headers, stage)):
+        elif not self._proxy:
             return False
+        authorized = None
+        if route.lane_jwt is not None:
+            authorized = self._authorized(route, names, raw_headers, stage)
+            if authorized is None:
+                return False
         origin = None
         if stage.cors is not None:
             if method == "OPTIONS":
@@ -209,7 +215,7 @@ class ProxyLane:
             assert self._lambda is not None
             if metrics is not None:
                 metrics.lambda_lane_requests += 1
-            self._lambda.start(in_flight, raw_headers, body, cast(LambdaRoute, resolved))
+            self._lambda.start(in_flight, raw_headers, body, cast(LambdaRoute, resolved), authorized)
             return True
         if metrics is not None:
             metrics.lane_requests += 1
@@ -236,24 +242,25 @@ class ProxyLane:
             self.fail(in_flight, error)
         return True
 
-    def _token_passes(
+    def _authorized(
         self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes], stage: StagePlan
-    ) -> bool:
-        """A request to a `jwt_proxy` route: whether its token is one the authorizer lets through now without
-        fetching or verifying anything. Anything else (no token, a new or refused one) is the pipeline's,
-        which authorizes it and answers as AWS does; so is every request of a stage with an access log,
-        whose line may read what the authorizer learned (`$context.authorizer.*`)."""
+    ) -> AuthResult | None:
+        """A request to a `jwt_proxy` or `jwt_lambda` route: the authorizer's result when its token is one
+        the authorizer lets through now without fetching or verifying anything. None for anything else (no
+        token, a new or refused one): the pipeline's, which authorizes it and answers as AWS does; so is
+        every request of a stage with an access log, whose line may read what the authorizer learned
+        (`$context.authorizer.*`)."""
         authorizer = route.lane_jwt
         assert authorizer is not None
         if stage.access_log is not None:
-            return False
+            return None
         source = authorizer.identity_source.name.encode("latin-1")  # lower-cased, as `names` are
         values = [value for name, value in zip(names, raw_headers[1::2], strict=False) if name == source]
         if not values:
-            return False
+            return None
         # All its values joined with ",", as `IncomingRequest.header` joins them for the pipeline.
         value = (values[0] if len(values) == 1 else b",".join(values)).decode("latin-1")
-        return self._gateway.authorizers.passes_without_io(authorizer, route.auth.scopes, value)
+        return self._gateway.authorizers.result_without_io(authorizer, route.auth.scopes, value)
 
     def _resolve(self, plan: GatewayPlan, key: tuple[str, str, str, str]) -> _Resolved:
         """`_route_of` the request, remembered in `_resolved`."""
@@ -415,7 +422,7 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         return False
     proxy = match.route.target.plain_proxy or match.route.target.jwt_proxy
     if proxy is None:
-        function = match.route.target.plain_lambda
+        function = match.route.target.plain_lambda or match.route.target.jwt_lambda
         if function is None:
             return False
         return lambda_route_of(plan, stage, match, function, host, method, raw_path, raw_query, selection)
