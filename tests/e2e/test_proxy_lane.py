@@ -54,6 +54,11 @@ STAGE_LOG_FORMAT = (
 
 
 JWT_AUDIENCE = "lane-client"
+# With what a JWT authorizer gives the access log.
+JWT_LOG_FORMAT = STAGE_LOG_FORMAT[:-1] + (
+    ',"sub":"$context.authorizer.claims.sub","groups":"$context.authorizer.claims.groups",'
+    '"authorizerAud":"$context.authorizer.claims.aud"}'
+)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +151,7 @@ apis:
         autoDeploy: true
         accessLogSettings:
           destinationArn: stdout
-          format: '{{"requestId":"$context.requestId","sub":"$context.authorizer.claims.sub"}}'
+          format: '{JWT_LOG_FORMAT}'
 """
     )
     with serve_pair(folder / "api.yaml", "lane", "--no-proxy-lane") as pair:
@@ -522,7 +527,6 @@ def test_jwt_requests_the_lane_leaves_to_the_pipeline_are_answered_alike(servers
         ("GET", "/scoped/b", [JWT_HOST, bearer], b""),  # ... every time
         ("GET", "/x-token/a", [JWT_HOST, bearer], b""),  # its authorizer reads X-Token: 401
         ("GET", f"/query/a?token={token}", [JWT_HOST], b""),  # a query-string token: the pipeline's
-        ("GET", "/logged/jwt/a", [JWT_HOST, bearer], b""),  # a stage whose access log may read the claims
     ]
     _assert_same(servers, requests, in_lane=0)
     scoped = ("Authorization", f"Bearer {_token(issuer, scope='pets/read pets/write')}")
@@ -539,3 +543,27 @@ def test_a_verified_token_that_expires_is_refused_by_the_pipeline(servers: Pair,
     answers = both(servers, [("GET", "/jwt/c", [JWT_HOST, bearer], b"")])
     assert [answer[0] for pair in answers for answer in pair] == [401, 401]
     _assert_same(servers, [("GET", "/jwt/d", [JWT_HOST, bearer], b"")], in_lane=0)
+
+
+def test_stage_access_log_lines_of_jwt_requests_are_the_pipelines(servers: Pair, issuer: JwksServer) -> None:
+    bearer = ("Authorization", f"Bearer {_token(issuer, sub='logged-user', groups=['a', 'b'])}")
+    _assert_same(servers, [("GET", "/logged/jwt/verify", [JWT_HOST, bearer], b"")], in_lane=0)
+    time.sleep(0.3)  # (its line written)
+    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    requests = [("GET", "/logged/jwt/a", [JWT_HOST, bearer], b""), ("GET", "/logged/jwt/b?x=1", [JWT_HOST, bearer], b"")]
+    _assert_same(servers, requests, in_lane=len(requests))
+    _assert_same(servers, [("GET", "/logged/jwt/refused", [JWT_HOST], b"")], in_lane=0)  # 401, the pipeline's
+    time.sleep(0.3)  # access logs are written in batches
+
+    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
+        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
+        for line in found:  # what differs between two servers by design
+            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
+                        "integrationLatency"):
+                line[key] = "<varies>"
+        return found
+
+    lane_lines, pipeline_lines = new_lines("lane", servers.lane), new_lines("pipeline", servers.pipeline)
+    assert [line["sub"] for line in lane_lines] == ["logged-user", "logged-user", "-"]
+    assert lane_lines[0]["groups"] == "[a b]"
+    assert lane_lines == pipeline_lines

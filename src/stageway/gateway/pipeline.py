@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from time import monotonic, perf_counter
 from typing import Protocol
 
-from stageway.auth import AuthError, Authorizers
+from stageway.auth import AuthError, Authorizers, AuthResult
 from stageway.core.context_vars import ContextVariables, RequestFacts
 from stageway.core.cors import CorsPolicy
 from stageway.core.errors import GatewayError, IntegrationFailure, NotFound, TooManyRequests
@@ -46,6 +46,19 @@ from stageway.throttle import Throttler
 log = logging.getLogger("stageway.gateway")
 
 NO_FACTS = RequestFacts()
+
+
+def record_authorization(route_plan: RoutePlan, result: AuthResult, route: RouteContext, exchange: Exchange) -> None:
+    """What an authorizer's answer sets on a request it lets through: `requestContext.authorizer` for the
+    integration (shaped for its payload version), and `$context.authorizer.*` / `$context.identity.*` for
+    mappings and access logs. (The proxy lane sets the same on the objects its access-log line is made
+    from.)"""
+    integration = route_plan.integration
+    v1 = isinstance(integration, LambdaPlan) and integration.payload_format_version == "1.0"
+    route.authorizer = result.v1 if v1 else result.v2
+    route.identity = dict(result.identity) if result.identity else None
+    # The authorizer is the first to learn anything about the request: fresh facts, no copy of the old.
+    exchange.facts = RequestFacts(authorizer=result.context_vars, identity=result.identity)
 
 
 class StageLogWriter(Protocol):
@@ -157,12 +170,7 @@ class Gateway:
         """Run the route's authorizer; what it learns reaches the integration (`requestContext.authorizer`,
         shaped for the payload version) and `$context.authorizer.*`, and nowhere else."""
         result = await self.authorizers.authorize(route_plan.auth, request, route)
-        integration = route_plan.integration
-        v1 = isinstance(integration, LambdaPlan) and integration.payload_format_version == "1.0"
-        route.authorizer = result.v1 if v1 else result.v2
-        route.identity = dict(result.identity) if result.identity else None
-        # The authorizer is the first to learn anything about the request: fresh facts, no copy of the old.
-        exchange.facts = RequestFacts(authorizer=result.context_vars, identity=result.identity)
+        record_authorization(route_plan, result, route, exchange)
 
     async def _integrate(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange

@@ -16,9 +16,10 @@ anything is sent and the request goes the pipeline's way:
 - the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping); with CORS
   configured, the request is not OPTIONS (preflights are the pipeline's);
 - or the route is an HTTP_PROXY behind a JWT authorizer that reads a header, with no parameter mapping
-  (`RoutePlan.jwt_proxy`), on a stage without an access log, and the request's token is one the authorizer
-  verified lately and lets through now: claims checked again against the clock, its scopes checked for
-  this route before (`Authorizers.passes_without_io`). A first token, and every refusal, is the pipeline's;
+  (`RoutePlan.jwt_proxy`), and the request's token is one the authorizer verified lately and lets through
+  now: claims checked again against the clock, its scopes checked for this route before
+  (`Authorizers.result_without_io`; the result goes into the stage's access-log line as the pipeline puts
+  it). A first token, and every refusal, is the pipeline's;
 - the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
   body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
   headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
@@ -68,7 +69,7 @@ from stageway.core.http_proxy import (
 from stageway.core.ids import new_request_id
 from stageway.functions import LocalRuntime
 from stageway.gateway.exchange import Exchange
-from stageway.gateway.pipeline import route_context
+from stageway.gateway.pipeline import record_authorization, route_context
 from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
 from stageway.integrations.http_proxy import LaneConnection
@@ -134,7 +135,7 @@ _Resolved = _Route | LambdaRoute | Literal[False]
 # raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
 # the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent
 # and the body). A tuple rather than an object: made once per request.
-_Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes]
+_Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes, AuthResult | None]
 InFlight = tuple[
     LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
 ]
@@ -190,7 +191,7 @@ class ProxyLane:
             return False
         authorized = None
         if route.lane_jwt is not None:
-            authorized = self._authorized(route, names, raw_headers, stage)
+            authorized = self._authorized(route, names, raw_headers)
             if authorized is None:
                 return False
         origin = None
@@ -208,7 +209,7 @@ class ProxyLane:
         in_flight: InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
             protocol, keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (resolved, raw_headers, host_header, body),
+            None if stage.access_log is None else (resolved, raw_headers, host_header, body, authorized),
         )
         metrics = self._app.metrics
         if lambda_route:
@@ -242,18 +243,12 @@ class ProxyLane:
             self.fail(in_flight, error)
         return True
 
-    def _authorized(
-        self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes], stage: StagePlan
-    ) -> AuthResult | None:
+    def _authorized(self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes]) -> AuthResult | None:
         """A request to a `jwt_proxy` or `jwt_lambda` route: the authorizer's result when its token is one
         the authorizer lets through now without fetching or verifying anything. None for anything else (no
-        token, a new or refused one): the pipeline's, which authorizes it and answers as AWS does; so is
-        every request of a stage with an access log, whose line may read what the authorizer learned
-        (`$context.authorizer.*`)."""
+        token, a new or refused one): the pipeline's, which authorizes it and answers as AWS does."""
         authorizer = route.lane_jwt
         assert authorizer is not None
-        if stage.access_log is not None:
-            return None
         source = authorizer.identity_source.name.encode("latin-1")  # lower-cased, as `names` are
         values = [value for name, value in zip(names, raw_headers[1::2], strict=False) if name == source]
         if not values:
@@ -351,7 +346,7 @@ class ProxyLane:
         format may name any `$context` variable (spec §10)."""
         logged = in_flight[14]
         assert logged is not None
-        route_info, raw_headers, host_header, body = logged
+        route_info, raw_headers, host_header, body, authorized = logged
         stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
         listener = in_flight[0]
         request = request_from_raw(
@@ -381,6 +376,8 @@ class ProxyLane:
             integration_error=error.detail if error is not None else "",
             integration_request_id=integration_request_id,
         )
+        if authorized is not None:  # `$context.authorizer.claims.*` and the rest, as the pipeline sets them
+            record_authorization(route, authorized, context, exchange)
         assert stage.access_log is not None
         self._gateway.write_stage_log(exchange, stage.access_log, in_flight[3])
 
