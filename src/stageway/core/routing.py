@@ -21,13 +21,15 @@ AWS's priority, as implemented here:
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
-from stageway.core.route_keys import RouteKey
+from stageway.core.route_keys import RouteKey, parse_route_key
 
 T = TypeVar("T")
 
@@ -94,6 +96,23 @@ class _Shape:
 
 def _no_literals(segments: list[str]) -> str:
     return ""
+
+
+@functools.lru_cache(maxsize=16384)
+def _layout(key: str) -> tuple[tuple[int, ...], list[str], tuple[str, ...], str | None]:
+    """A route key's shape kinds, its segment texts before any greedy variable, its `{name}`s and its greedy
+    variable's name. Once per distinct key: a write to a large API compiles all its routes again, and
+    most of them did not change. Texts and names are interned (one object for each, whatever the routes).
+    (The list is only read: by `_Shape.key_of`, which takes the request's segments as a list.)"""
+    route_key = parse_route_key(key)
+    segments = route_key.segments
+    greedy_name = sys.intern(segments[-1].name) if route_key.is_greedy else None
+    prefix = segments[:-1] if greedy_name is not None else segments
+    kinds = tuple(_VARIABLE if segment.is_variable else _LITERAL for segment in prefix)
+    if greedy_name is not None:
+        kinds += (_GREEDY_END,)
+    names = tuple(sys.intern(segment.name) for segment in prefix if segment.is_variable)
+    return kinds, [sys.intern(segment.text) for segment in prefix], names, greedy_name
 
 
 def _literal_path(key: Any) -> str:
@@ -180,17 +199,17 @@ class RouteMatcher(Generic[T]):
     @classmethod
     def compile(cls, routes: Iterable[tuple[RouteKey, T]]) -> RouteMatcher[T]:
         """Group the routes by shape, then by method. Raises ValueError for two routes with the same method
-        and path shape.
+        and path shape. Each RouteKey is read through its text (`parse_route_key`'s, cached per text).
 
         The control plane refuses those earlier (duplicate key, or variables named differently at the same
         level, spec §1.5); this check only keeps a hand-built route list from silently shadowing a route.
         """
         shapes: dict[tuple[int, ...], _Shape] = {}
         by_shape: dict[_Shape, dict[Any, dict[str, Route[T]]]] = {}
-        # One object for each text, name tuple, literal key and method however many routes repeat it (the
-        # eight routes of a REST resource have three literal keys): a lookup then reads objects that the
-        # resource's other routes keep in the CPU's caches, and only the dict entry and the route itself
-        # are particular to the route matched.
+        # One object for each name tuple, literal key and method however many routes repeat it (the eight
+        # routes of a REST resource have three literal keys; texts are interned by `_layout`): a lookup then
+        # reads objects that the resource's other routes keep in the CPU's caches, and only the dict entry
+        # and the route itself are particular to the route matched.
         pool: dict[Any, Any] = {}
 
         def shared(value: Any) -> Any:
@@ -205,22 +224,14 @@ class RouteMatcher(Generic[T]):
                     raise ValueError(f"Route with key {route_key.key} already exists")
                 default = Route(route_key.key, target, (), None)
                 continue
-            segments = route_key.segments
-            greedy_name = shared(segments[-1].name) if route_key.is_greedy else None
-            prefix = segments[:-1] if greedy_name is not None else segments
-            kinds = tuple(_VARIABLE if segment.is_variable else _LITERAL for segment in prefix)
-            if greedy_name is not None:
-                kinds += (_GREEDY_END,)
+            kinds, texts, names, greedy_name = _layout(route_key.key)
             shape = shapes.get(kinds)
             if shape is None:
                 shape = shapes[kinds] = _Shape(kinds)
                 by_shape[shape] = {}
-            names = shared(tuple(shared(segment.name) for segment in prefix if segment.is_variable))
-            route = Route(route_key.key, target, names, greedy_name)
+            route = Route(route_key.key, target, shared(names), greedy_name)
             # The route's literals read the way a request's are: by the shape's own `key_of`.
-            by_method = by_shape[shape].setdefault(
-                shared(shape.key_of([shared(segment.text) for segment in prefix])), {}
-            )
+            by_method = by_shape[shape].setdefault(shared(shape.key_of(texts)), {})
             method = shared(route_key.method)
             if method in by_method:
                 raise ValueError(
