@@ -30,6 +30,7 @@ from stageway.auth import (
     RouteAuth,
     compile_authorizer,
 )
+from stageway.auth.authorizers import VERIFIED_TOKEN_TTL_S
 from stageway.auth.jwt import render_claims
 from stageway.core.errors import GatewayError
 from stageway.core.http import GatewayResponse
@@ -529,5 +530,41 @@ def test_a_verified_token_is_not_verified_again_but_its_claims_are_checked_every
             assert len(calls) == 2
         finally:
             jwt_module.verify_signature = original  # type: ignore[assignment]
+    finally:
+        run(loop, authorizers.close())
+
+
+def test_result_without_io_answers_only_what_the_authorizer_would_let_through_at_once(
+    loop: asyncio.AbstractEventLoop, issuer: JwksServer
+) -> None:
+    # The lanes' question (server/proxy_lane.py): the cached result, or None to leave the request to the pipeline.
+    now = [time.time()]
+    ticks = [0.0]
+    authorizers = Authorizers(invoker=NoFunctions(), wall_clock=lambda: now[0], monotonic=lambda: ticks[0])
+    try:
+        plan = plan_for(issuer)
+        claims = issuer.claims(aud=AUDIENCE, scope="pets/read")
+        claims["exp"] = int(now[0]) + 60
+        token = issuer.token(claims, key=main_key(issuer))
+        assert authorizers.result_without_io(plan, (), f"Bearer {token}") is None  # never verified: nothing fetched
+        passed = authorize(loop, authorizers, plan, f"Bearer {token}")
+        assert authorizers.result_without_io(plan, (), f"Bearer {token}") is passed
+        assert authorizers.result_without_io(plan, (), token) is passed  # the bare token is the same token
+        assert authorizers.result_without_io(plan, (), f"Bearer {token}x") is None
+        # Other scopes: checked by the pipeline first (a refusal is never cached), then answered here.
+        assert authorizers.result_without_io(plan, ("pets/read",), token) is None
+        scoped = authorize(loop, authorizers, plan, token, scopes=("pets/read",))
+        assert authorizers.result_without_io(plan, ("pets/read",), token) is scoped
+        refusal(loop, authorizers, plan, token, scopes=("pets/write",))
+        assert authorizers.result_without_io(plan, ("pets/write",), token) is None
+        # Another audience (a new configuration of the authorizer): the pipeline's.
+        assert authorizers.result_without_io(plan_for(issuer, audience=["other"]), (), token) is None
+        # Expired by the clock, though still cached: None, and the pipeline answers 401.
+        now[0] += 120
+        assert authorizers.result_without_io(plan, (), token) is None
+        now[0] -= 120
+        # The verification itself is remembered for VERIFIED_TOKEN_TTL_S only.
+        ticks[0] += VERIFIED_TOKEN_TTL_S + 1
+        assert authorizers.result_without_io(plan, (), token) is None
     finally:
         run(loop, authorizers.close())
