@@ -150,7 +150,7 @@ class Compiler:
                 if found is None:
                     found = mappings[integration_id] = (_request_mapping(doc), _response_mapping(doc))
                 mapping = found
-                greedy = tuple(segment.name for segment in key.segments if segment.is_greedy)
+                greedy = (key.segments[-1].name,) if key.is_greedy else ()  # (a greedy variable is always last)
                 shape = (integration_id, greedy, key.is_default)
                 if shape in integration_plans:
                     integration_plan = integration_plans[shape]
