@@ -343,43 +343,40 @@ def test_stage_access_log_lines_are_the_pipelines(servers: Pair) -> None:
         ("POST", "/prod/echo/logged-body", [("Content-Type", "text/plain")], b"twelve bytes"),
         ("GET", "/prod/echo/%2E%2E/a%20b", [], b""),
     ]
-    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    before = _stage_line_counts(servers)
     _assert_same(servers, requests, in_lane=len(requests))
     time.sleep(0.3)  # access logs are written in batches
-
-    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
-        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
-        for line in found:  # what differs between two servers by design
-            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
-                        "integrationLatency"):
-                line[key] = "<varies>"
-        return found
-
-    lane_lines, pipeline_lines = new_lines("lane", servers.lane), new_lines("pipeline", servers.pipeline)
+    lane_lines = _new_stage_lines(servers.lane, before["lane"])
+    pipeline_lines = _new_stage_lines(servers.pipeline, before["pipeline"])
     assert len(lane_lines) == len(requests)
     assert lane_lines == pipeline_lines
 
 
 def test_stage_access_log_lines_of_failures_are_the_pipelines(servers: Pair) -> None:
-    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    before = _stage_line_counts(servers)
     both(servers, [("GET", "/prod/staged", [], b""), ("GET", "/prod/dead", [], b""), ("GET", "/prod/slow?ms=1000", [], b"")])
     time.sleep(0.3)
-
-    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
-        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
-        for line in found:
-            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
-                        "integrationLatency"):
-                line[key] = "<varies>"
-        return found
-
-    lane_lines = new_lines("lane", servers.lane)
+    lane_lines = _new_stage_lines(servers.lane, before["lane"])
     assert [line["status"] for line in lane_lines] == ["200", "500", "503"]
-    assert lane_lines == new_lines("pipeline", servers.pipeline)
+    assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])
 
 
 def _stage_lines(server: StagewayServer) -> list[str]:
     return [line for line in server.log().splitlines() if line.startswith('{"requestId"')]
+
+
+def _stage_line_counts(servers: Pair) -> dict[str, int]:
+    return {"lane": len(_stage_lines(servers.lane)), "pipeline": len(_stage_lines(servers.pipeline))}
+
+
+def _new_stage_lines(server: StagewayServer, since: int) -> list[dict[str, str]]:
+    """The stage access-log lines after the first `since`, without what differs between two servers by design."""
+    found = [json.loads(line) for line in _stage_lines(server)[since:]]
+    for line in found:
+        for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
+                    "integrationLatency"):
+            line[key] = "<varies>"
+    return found
 
 
 def test_metrics_are_the_pipelines(servers: Pair) -> None:
@@ -549,21 +546,13 @@ def test_stage_access_log_lines_of_jwt_requests_are_the_pipelines(servers: Pair,
     bearer = ("Authorization", f"Bearer {_token(issuer, sub='logged-user', groups=['a', 'b'])}")
     _assert_same(servers, [("GET", "/logged/jwt/verify", [JWT_HOST, bearer], b"")], in_lane=0)
     time.sleep(0.3)  # (its line written)
-    before = {name: len(_stage_lines(server)) for name, server in (("lane", servers.lane), ("pipeline", servers.pipeline))}
+    before = _stage_line_counts(servers)
     requests = [("GET", "/logged/jwt/a", [JWT_HOST, bearer], b""), ("GET", "/logged/jwt/b?x=1", [JWT_HOST, bearer], b"")]
     _assert_same(servers, requests, in_lane=len(requests))
     _assert_same(servers, [("GET", "/logged/jwt/refused", [JWT_HOST], b"")], in_lane=0)  # 401, the pipeline's
     time.sleep(0.3)  # access logs are written in batches
-
-    def new_lines(name: str, server: StagewayServer) -> list[dict[str, str]]:
-        found = [json.loads(line) for line in _stage_lines(server)[before[name]:]]
-        for line in found:  # what differs between two servers by design
-            for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch", "responseLatency",
-                        "integrationLatency"):
-                line[key] = "<varies>"
-        return found
-
-    lane_lines, pipeline_lines = new_lines("lane", servers.lane), new_lines("pipeline", servers.pipeline)
+    lane_lines = _new_stage_lines(servers.lane, before["lane"])
+    pipeline_lines = _new_stage_lines(servers.pipeline, before["pipeline"])
     assert [line["sub"] for line in lane_lines] == ["logged-user", "logged-user", "-"]
     assert lane_lines[0]["groups"] == "[a b]"
     assert lane_lines == pipeline_lines

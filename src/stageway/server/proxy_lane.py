@@ -133,8 +133,8 @@ _Resolved = _Route | LambdaRoute | Literal[False]
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
 # raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
-# the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent
-# and the body). A tuple rather than an object: made once per request.
+# the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent,
+# the body and a JWT authorizer's result). A tuple rather than an object: made once per request.
 _Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes, AuthResult | None]
 InFlight = tuple[
     LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
