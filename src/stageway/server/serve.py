@@ -169,7 +169,7 @@ class Node:
         self._reading = threading.Lock()
         """One `_read_changes` at a time: the poll and the admin's change hook may both start one."""
         self._latest_read: _Changes | None = None
-        """The last read's result: only it is applied (an earlier read that finishes late is dropped)."""
+        """The last read's result: the one applied, whichever read's apply runs first (see `_apply_changes`)."""
         self._file_stamps: dict[Path, float] = {}
         self._cache_resets: dict[tuple[str, str], int] = {}
         self._cache_resets_primed = False
@@ -225,9 +225,14 @@ class Node:
             return self._latest_read
 
     def _apply_changes(self, changes: _Changes) -> None:
-        """Serve what `_read_changes` found (on the loop), unless a later read has superseded it."""
-        if changes is not self._latest_read:
+        """Serve what `_read_changes` found (on the loop), or what a later read found: that one holds these
+        changes too. Serving the latest at once, rather than leaving it to the later read's own apply, keeps
+        a write served before its answer leaves when another write's read overtook its apply; the apply that
+        comes second finds it served and does nothing."""
+        latest = self._latest_read
+        if latest is None or latest.version == self._seen_version:
             return
+        changes = latest
         self._seen_version = changes.version
         self.runtime.set_functions(changes.functions)
         self.gateway.plan = changes.plan
