@@ -198,8 +198,7 @@ class ProxyLane:
         if stage.cors is not None:
             if method == "OPTIONS":
                 return False  # a preflight is answered by the pipeline, before routing
-            if b"origin" in names:  # all its values joined with ",", as `IncomingRequest.header` joins them
-                origin = ",".join([value.decode("latin-1") for name, value in zip(names, raw_headers[1::2], strict=False) if name == b"origin"])
+            origin = _joined_header(names, raw_headers, b"origin")
         if not gateway.throttler.admit_now(route.throttle_limits, monotonic()):
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
@@ -249,12 +248,10 @@ class ProxyLane:
         token, a new or refused one): the pipeline's, which authorizes it and answers as AWS does."""
         authorizer = route.lane_jwt
         assert authorizer is not None
-        source = authorizer.identity_source.name.encode("latin-1")  # lower-cased, as `names` are
-        values = [value for name, value in zip(names, raw_headers[1::2], strict=False) if name == source]
-        if not values:
+        # (The source's name is lower-cased, as `names` are.)
+        value = _joined_header(names, raw_headers, authorizer.identity_source.name.encode("latin-1"))
+        if value is None:
             return None
-        # All its values joined with ",", as `IncomingRequest.header` joins them for the pipeline.
-        value = (values[0] if len(values) == 1 else b",".join(values)).decode("latin-1")
         return self._gateway.authorizers.result_without_io(authorizer, route.auth.scopes, value)
 
     def _resolve(self, plan: GatewayPlan, key: tuple[str, str, str, str]) -> _Resolved:
@@ -446,6 +443,14 @@ _Block = tuple[bytes, Callable[[list[bytes]], tuple[bytes, ...]]]
 _REQUEST_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _RESPONSE_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _MAX_BLOCKS = 1024
+
+
+def _joined_header(names: tuple[bytes, ...], raw_headers: list[bytes], name: bytes) -> str | None:
+    """A request header's values (`name` lower-cased, as `names` are) joined with ",", as
+    `IncomingRequest.header` joins them for the pipeline; None when the request has none."""
+    if name not in names:
+        return None
+    return ",".join([value.decode("latin-1") for header, value in zip(names, raw_headers[1::2], strict=False) if header == name])
 
 
 def header_block(
