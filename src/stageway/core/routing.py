@@ -169,7 +169,11 @@ class _MethodTable(Generic[T]):
             full.setdefault(shape.size, []).append((shape, chosen))
             if not shape.variable_positions:
                 # The key of an all-literal shape is its texts: the path a request spells it with.
-                literal.update((paths.setdefault(key, _literal_path(key)), route) for key, route in chosen.items())
+                for key, route in chosen.items():
+                    path = paths.get(key)
+                    if path is None:  # (made once for all the tables)
+                        path = paths[key] = _literal_path(key)
+                    literal[path] = route
         longest = max((shape.size for shape, _ in greedy_shapes), default=-1)
         greedy = [[item for item in greedy_shapes if item[0].size < length] for length in range(longest + 2)]
         # A key that is not a text: a dict whose keys are all texts keeps no hashes in its entries, and a
