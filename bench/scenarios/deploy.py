@@ -4,9 +4,9 @@ A write through this node's admin API is compiled before its answer leaves (a cl
 calls it next finds it changed). On a large API that compile takes tens of milliseconds; it runs in the
 writer's thread, so requests wait only for what the serving loop cannot do meanwhile: the interpreter's
 switch interval (1 ms while serving) and garbage collection (the plans being served are frozen out of it).
-This row puts a number on it: open-loop GET /pets at the fixed rate of row 3 on an API of 2,000 routes, once while an
-`UpdateRoute` (the stage auto-deploys, so each is a new deployment) lands every 100 ms, once with no
-writes, interleaved; and the time one such write takes, as boto3 sees it.
+This row puts a number on it: open-loop GET /pets at the fixed rate of row 3 on an API of 2,000 routes,
+once while an `UpdateRoute` (the stage auto-deploys, so each is a new deployment) lands every 100 ms, once
+with no writes, interleaved; and the time one such write takes, as boto3 sees it.
 """
 
 from __future__ import annotations

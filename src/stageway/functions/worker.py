@@ -10,8 +10,8 @@ Events sent ahead: when invocations are queued because every worker of the funct
 running stageway's own runtime (over its socket pair) whose last invocation was short
 (`AHEAD_MAX_DURATION_MS`) is sent up to `WorkerSettings.events_ahead` of them before it asks, so that it
 starts the next one as soon as it has posted a result instead of sleeping until the gateway has read that
-result and answered (a wake-up of two processes per invocation, the largest cost of a trivial function). It still runs them one at a time, in order. What the gateway must
-keep straight because of it:
+result and answered (a wake-up of two processes per invocation, the largest cost of a trivial function).
+It still runs them one at a time, in order. What the gateway must keep straight because of it:
 - an event sent ahead is one whose `GET .../next` is already answered (`_answered_ahead`); it becomes the
   current invocation when the one before it ends (its timer and START line start then);
 - the runtime prints a mark with the request id (`logs.INVOCATION_MARK`) before it starts an event while
