@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -124,6 +125,58 @@ apis:
       GET /slow: slow
     stages:
       $default: {{autoDeploy: true}}
+  mapped:
+    id: mapped0001
+    integrations:
+      edits:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/{{proxy}}"
+        requestParameters:
+          append:header.x-request-id: $context.requestId
+          overwrite:header.x-stage: $context.stage
+          remove:header.x-secret: "''"
+          overwrite:header.x-pet: $request.body.pet.name
+          append:header.x-flavour: ${{stageVariables.flavour}}
+          append:header.x-path: "id-$request.path.proxy"
+          overwrite:querystring.limit: "10"
+          remove:querystring.debug: "''"
+          append:querystring.who: $request.header.x-user
+      moved:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/nowhere"
+        requestParameters: {{overwrite:path: "/echo/moved/$request.path.id"}}
+      fixed:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/default"
+        requestParameters: {{overwrite:querystring.limit: "10", append:header.x-fixed: "yes"}}
+      unset:
+        integrationType: HTTP_PROXY
+        integrationUri: "http://${{stageVariables.missing}}/x"
+        requestParameters: {{overwrite:querystring.limit: "10"}}
+      claims:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/{{proxy}}"
+        requestParameters: {{append:header.x-sub: $context.authorizer.claims.sub, overwrite:querystring.id: $context.requestId}}
+    authorizers:
+      issuer:
+        authorizerType: JWT
+        jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
+    routes:
+      ANY /edit/{{proxy+}}: edits
+      GET /moved/{{id}}: moved
+      GET /unset: unset
+      GET /claims/{{proxy+}}: {{integration: claims, authorizer: issuer}}
+      $default: fixed
+    stages:
+      $default:
+        autoDeploy: true
+        stageVariables: {{flavour: mint}}
+      logged:
+        autoDeploy: true
+        stageVariables: {{flavour: lime}}
+        accessLogSettings:
+          destinationArn: stdout
+          format: '{JWT_LOG_FORMAT}'
   guarded:
     id: guarded001
     integrations:
@@ -165,6 +218,10 @@ def _normalized(answer: Answer) -> Answer:
     """Without what differs between two servers by design: ids, dates, the listener's port."""
     status, reason, headers, body = answer
     kept = [(name.lower(), value) for name, value in headers if name.lower() not in ("date", "apigw-requestid")]
+    request_id = next((value for name, value in headers if name.lower() == "apigw-requestid"), None)
+    if request_id is not None:  # a mapped `$context.requestId`, echoed (in a query string, encoded)
+        for sent in (request_id, quote(request_id, safe="")):
+            body = body.replace(sent.encode(), b"<request-id>")
     if body.startswith(b"{") and b'"rawHeaders"' in body:  # the backend's echo of what it received
         echoed = json.loads(body)
         echoed.pop("connection")  # the backend's connection number
@@ -556,3 +613,55 @@ def test_stage_access_log_lines_of_jwt_requests_are_the_pipelines(servers: Pair,
     assert [line["sub"] for line in lane_lines] == ["logged-user", "logged-user", "-"]
     assert lane_lines[0]["groups"] == "[a b]"
     assert lane_lines == pipeline_lines
+
+
+MAPPED_HOST = ("Host", "mapped0001.execute-api.localhost")
+
+
+def test_mapped_requests_are_the_lanes_and_reach_the_backend_as_the_pipelines(servers: Pair) -> None:
+    headers = [MAPPED_HOST, ("X-User", "ana"), ("X-Secret", "s3cret"), ("X-Stage", "client's"), ("X-Request-Id", "mine")]
+    json_body = [*headers, ("Content-Type", "application/json")]
+    requests = [
+        ("GET", "/edit/a/b?debug=1&limit=3&keep=x%20y", headers, b""),
+        ("POST", "/edit/pet", json_body, b'{"pet": {"name": "Rex"}}'),  # a value from the JSON body
+        ("POST", "/edit/not-json", json_body, b"{nope"),  # no value: the header is not sent
+        ("GET", "/edit/browser?who=me", [MAPPED_HOST, *BROWSER_HEADERS], b""),  # no X-User: `who` is kept alone
+        ("GET", "/logged/edit/staged", headers, b""),  # another stage's variables, a stage prefix
+        ("GET", "/moved/42?x=1", [MAPPED_HOST], b""),  # overwrite:path
+        ("GET", "/anything/else?z=9", [MAPPED_HOST], b""),  # $default, static values
+        ("GET", "/unset", [MAPPED_HOST], b""),  # a URL that does not render: the pipeline's 500
+    ]
+    answers = both(servers, requests)
+    lane_answer = answers[0][0]
+    echoed = json.loads(lane_answer[3])
+    assert echoed["headers"]["x-request-id"] == f"mine,{dict(lane_answer[2])['apigw-requestid']}"
+    assert "x-secret" not in echoed["headers"] and echoed["headers"]["x-stage"] == "$default"
+    assert [answer[0][0] for answer in answers][-1] == 500
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
+def test_a_mapped_jwt_route_reads_the_authorizers_claims_in_the_lane(servers: Pair, issuer: JwksServer) -> None:
+    bearer = ("Authorization", f"Bearer {_token(issuer, sub='mapped-user')}")
+    _assert_same(servers, [("GET", "/claims/verify", [MAPPED_HOST, bearer], b"")], in_lane=0)
+    requests = [("GET", "/claims/a?id=theirs", [MAPPED_HOST, bearer], b""), ("GET", "/logged/claims/b", [MAPPED_HOST, bearer], b"")]
+    answers = both(servers, requests)
+    assert json.loads(answers[0][0][3])["headers"]["x-sub"] == "mapped-user"
+    _assert_same(servers, requests, in_lane=len(requests))
+    _assert_same(servers, [("GET", "/claims/refused", [MAPPED_HOST], b"")], in_lane=0)  # 401, the pipeline's
+
+
+def test_stage_access_log_lines_of_mapped_requests_are_the_pipelines(servers: Pair, issuer: JwksServer) -> None:
+    bearer = ("Authorization", f"Bearer {_token(issuer, sub='logged-mapped')}")
+    _assert_same(servers, [("GET", "/logged/claims/verify", [MAPPED_HOST, bearer], b"")], in_lane=0)
+    time.sleep(0.3)  # (its line written)
+    before = _stage_line_counts(servers)
+    requests = [
+        ("GET", "/logged/claims/a", [MAPPED_HOST, bearer], b""),
+        ("POST", "/logged/edit/b?debug=1", [MAPPED_HOST, ("Content-Type", "application/json")], b'{"pet": {}}'),
+        ("GET", "/logged/unset", [MAPPED_HOST], b""),
+    ]
+    _assert_same(servers, requests, in_lane=len(requests))
+    time.sleep(0.3)  # access logs are written in batches
+    lane_lines = _new_stage_lines(servers.lane, before["lane"])
+    assert [(line["status"], line["sub"]) for line in lane_lines] == [("200", "logged-mapped"), ("200", "-"), ("500", "-")]
+    assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])

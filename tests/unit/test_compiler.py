@@ -81,21 +81,43 @@ def test_routes_of_one_shape_share_an_integration_plan_and_other_shapes_get_thei
     assert route(stage, "GET", "/c").integration is not plain_a  # another integration
 
 
-def test_only_plain_http_proxy_routes_may_take_the_proxy_lane() -> None:
-    stage = Compiler().compile_stage(
-        "api1", STAGE, snapshot(request_parameters={"overwrite:header.x-stage": "$context.stage"})
-    )
-    plain = route(stage, "GET", "/c")
-    assert isinstance(plain.plain_proxy, HttpProxyPlan) and plain.plain_proxy is plain.integration
-    assert route(stage, "GET", "/a").plain_proxy is None  # parameter mapping
+def test_which_http_proxy_routes_may_take_the_proxy_lane() -> None:
+    def proxy(name: str, **extra: Any) -> dict[str, Any]:
+        return {"integrationId": name, "integrationType": "HTTP_PROXY", "integrationUri": "http://127.0.0.1:9/x", **extra}
 
-
-def test_an_authorizer_keeps_a_route_out_of_the_proxy_lane() -> None:
-    document = snapshot(request_parameters=None)
-    document["routes"][2]["authorizationType"] = "AWS_IAM"
+    integrations = [
+        proxy("plain"),
+        proxy("mapped", requestParameters={"append:header.x-id": "$context.requestId", "overwrite:path": "/y"}),
+        proxy("host-edit", requestParameters={"overwrite:header.host": "example.com"}),  # a header the gateway sets
+        proxy("answer-mapped", responseParameters={"200": {"append:header.x-mapped": "yes"}}),
+    ]
+    jwt = {"jwtConfiguration": {"issuer": "https://issuer.example.com", "audience": ["a"]}, "authorizerType": "JWT"}
+    authorizers = [
+        {"authorizerId": "by-header", "name": "h", "identitySource": ["$request.header.Authorization"], **jwt},
+        {"authorizerId": "by-query", "name": "q", "identitySource": ["$request.querystring.token"], **jwt},
+    ]
+    routes = [
+        {"routeId": "r1", "routeKey": "GET /plain", "target": "integrations/plain"},
+        {"routeId": "r2", "routeKey": "GET /mapped", "target": "integrations/mapped"},
+        {"routeId": "r3", "routeKey": "GET /host-edit", "target": "integrations/host-edit"},
+        {"routeId": "r4", "routeKey": "GET /answer-mapped", "target": "integrations/answer-mapped"},
+        {"routeId": "r5", "routeKey": "GET /iam", "target": "integrations/plain", "authorizationType": "AWS_IAM"},
+        {"routeId": "r6", "routeKey": "GET /jwt", "target": "integrations/mapped", "authorizationType": "JWT",
+         "authorizerId": "by-header"},
+        {"routeId": "r7", "routeKey": "GET /jwt-query", "target": "integrations/plain", "authorizationType": "JWT",
+         "authorizerId": "by-query"},
+    ]
+    document = {"api": {"apiId": "api1"}, "routes": routes, "integrations": integrations, "authorizers": authorizers}
     stage = Compiler().compile_stage("api1", STAGE, document)
-    assert route(stage, "GET", "/c").plain_proxy is None
-    assert route(stage, "GET", "/a").plain_proxy is not None
+    plain, mapped, jwt_route = route(stage, "GET", "/plain"), route(stage, "GET", "/mapped"), route(stage, "GET", "/jwt")
+    assert isinstance(plain.lane_proxy, HttpProxyPlan) and plain.lane_proxy is plain.integration
+    assert plain.lane_mapping is None and plain.lane_jwt is None and plain.lane_lambda is None
+    # A request mapping the lane applies itself, and a header JWT authorizer, with or without one.
+    assert mapped.lane_proxy is mapped.integration and mapped.lane_mapping is mapped.request_mapping
+    assert jwt_route.lane_proxy is not None and jwt_route.lane_mapping is not None and jwt_route.lane_jwt is not None
+    for path in ("/host-edit", "/answer-mapped", "/iam", "/jwt-query"):
+        outside = route(stage, "GET", path)
+        assert outside.lane_proxy is None and outside.lane_jwt is None and outside.lane_mapping is None, path
 
 
 def test_only_plain_lambda_routes_may_take_the_lambda_lane() -> None:
@@ -119,7 +141,7 @@ def test_only_plain_lambda_routes_may_take_the_lambda_lane() -> None:
     stage = Compiler().compile_stage("api1", STAGE, document)
     for path in ("/plain", "/v1"):  # either payload format
         plain = route(stage, "GET", path)
-        assert plain.plain_lambda is not None and plain.plain_lambda is plain.integration
-        assert plain.plain_proxy is None
+        assert plain.lane_lambda is not None and plain.lane_lambda is plain.integration
+        assert plain.lane_proxy is None
     for path in ("/mapped", "/guarded"):  # a parameter mapping, an authorizer
-        assert route(stage, "GET", path).plain_lambda is None
+        assert route(stage, "GET", path).lane_lambda is None

@@ -20,6 +20,7 @@ from stageway.core.errors import GatewayError, IntegrationFailure, NotFound, Too
 from stageway.core.forwarding import with_forwarding_headers
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import (
+    BackendUrl,
     BadBackendUrl,
     backend_request_headers,
     direct_backend_headers,
@@ -48,17 +49,17 @@ log = logging.getLogger("stageway.gateway")
 NO_FACTS = RequestFacts()
 
 
-def record_authorization(route_plan: RoutePlan, result: AuthResult, route: RouteContext, exchange: Exchange) -> None:
+def authorization_facts(route_plan: RoutePlan, result: AuthResult, route: RouteContext) -> RequestFacts:
     """What an authorizer's answer sets on a request it lets through: `requestContext.authorizer` for the
-    integration (shaped for its payload version), and `$context.authorizer.*` / `$context.identity.*` for
-    mappings and access logs. (The proxy lane sets the same on the objects its access-log line is made
-    from.)"""
+    integration (shaped for its payload version) on `route`, and the returned facts: `$context.authorizer.*`
+    and `$context.identity.*` for mappings and access logs. (The proxy lane sets the same on the objects its
+    mapping and access-log line are made from.)"""
     integration = route_plan.integration
     v1 = isinstance(integration, LambdaPlan) and integration.payload_format_version == "1.0"
     route.authorizer = result.v1 if v1 else result.v2
     route.identity = dict(result.identity) if result.identity else None
     # The authorizer is the first to learn anything about the request: fresh facts, no copy of the old.
-    exchange.facts = RequestFacts(authorizer=result.context_vars, identity=result.identity)
+    return RequestFacts(authorizer=result.context_vars, identity=result.identity)
 
 
 class StageLogWriter(Protocol):
@@ -170,7 +171,7 @@ class Gateway:
         """Run the route's authorizer; what it learns reaches the integration (`requestContext.authorizer`,
         shaped for the payload version) and `$context.authorizer.*`, and nowhere else."""
         result = await self.authorizers.authorize(route_plan.auth, request, route)
-        record_authorization(route_plan, result, route, exchange)
+        exchange.facts = authorization_facts(route_plan, result, route)
 
     async def _integrate(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange
@@ -235,16 +236,7 @@ class Gateway:
             raw_query, path_override, edit = request.raw_query, None, None
         else:
             raw_query, path_override, edit = mapped.raw_query, mapped.path, mapped.edit_headers
-        url = plan.uri.render(
-            route.path_parameters,
-            route.stage_variables,
-            append_path=_forwarded_path(request, route) if plan.append_request_path and path_override is None else None,
-            raw_query=raw_query,
-        )
-        try:
-            backend = parse_backend_url(url)
-        except BadBackendUrl as error:  # e.g. a stage variable that left the URL empty
-            raise IntegrationFailure(f"Invalid integration URL {url!r}: {error}") from None
+        backend = backend_url(plan, request, route, raw_query, path_override)
         if headers is None:
             outgoing = direct_backend_headers(request, backend_host=backend.authority, edit=edit)
         else:
@@ -255,13 +247,7 @@ class Gateway:
                 client_ip=request.source_ip,
                 scheme=request.scheme,
             )
-        method = plan.method or request.method
-        if path_override is not None:
-            # `overwrite:path` replaces the URI's path and any appended request path (spec §5.1).
-            url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
-            return self.http_client.send(method, url, outgoing, request.body, plan.timeout_s)
-        # The URL as parsed above: the client need not parse it again.
-        return self.http_client.send_to(method, backend, outgoing, request.body, plan.timeout_s)
+        return self.http_client.send_to(plan.method or request.method, backend, outgoing, request.body, plan.timeout_s)
 
     async def _call_lambda(
         self,
@@ -317,6 +303,32 @@ def _add_cors_headers(exchange: Exchange, cors: CorsPolicy) -> None:
         return
     response = exchange.response
     response.headers = cors.answer_headers(response.headers, origin)
+
+
+def backend_url(
+    plan: HttpProxyPlan, request: IncomingRequest, route: RouteContext, raw_query: str, path_override: str | None
+) -> BackendUrl:
+    """Where an HTTP proxy request goes, taken apart: the integration URI rendered for the request, with
+    `raw_query` (the client's, or as mapped). `path_override` (`overwrite:path`) replaces the URI's path and
+    any appended request path (spec §5.1). Raises IntegrationFailure for a URL the gateway cannot call (e.g.
+    a stage variable that left it empty)."""
+    url = plan.uri.render(
+        route.path_parameters,
+        route.stage_variables,
+        append_path=_forwarded_path(request, route) if plan.append_request_path and path_override is None else None,
+        raw_query=raw_query,
+    )
+    try:
+        backend = parse_backend_url(url)
+    except BadBackendUrl as error:
+        raise IntegrationFailure(f"Invalid integration URL {url!r}: {error}") from None
+    if path_override is None:
+        return backend
+    url = f"{backend.scheme}://{backend.authority}{path_override}" + (f"?{raw_query}" if raw_query else "")
+    try:
+        return parse_backend_url(url)
+    except BadBackendUrl as error:
+        raise IntegrationFailure(str(error)) from None
 
 
 def _forwarded_path(request: IncomingRequest, route: RouteContext) -> str:

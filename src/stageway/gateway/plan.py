@@ -79,40 +79,54 @@ class RoutePlan:
     """How the route is authorized: NONE, JWT, CUSTOM (Lambda) or AWS_IAM, with its compiled authorizer."""
     throttle_limits: tuple[ThrottleLimit, ...] = field(kw_only=True)
     """`StagePlan.throttle.limits_for(route_key)`, looked up once per deployment rather than per request."""
-    plain_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
-    """The integration, when the route is an HTTP proxy and nothing else (no authorizer, no parameter
-    mapping): what the listener's proxy lane may answer on its own (`server/proxy_lane.py`)."""
-    plain_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
-    """Likewise for a Lambda proxy integration (`server/lambda_lane.py`)."""
-    jwt_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
-    """The integration, when the route is an HTTP proxy behind a JWT authorizer that reads its token from a
-    header, and nothing else: the proxy lane takes the requests whose token the authorizer has verified
-    lately and would let through now (`Authorizers.result_without_io`); the pipeline the rest."""
-    jwt_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
-    """Likewise for a Lambda proxy integration (the Lambda lane puts the authorizer's result in the event)."""
+    lane_proxy: HttpProxyPlan | None = field(init=False, repr=False, compare=False)
+    """The integration, when the listener's proxy lane may answer the route (`server/proxy_lane.py`): an HTTP
+    proxy with no authorizer or a JWT one that reads its token from a header (`lane_jwt`), no response
+    mapping, and a request mapping that is empty or one the lane applies (`lane_mapping`)."""
+    lane_lambda: LambdaPlan | None = field(init=False, repr=False, compare=False)
+    """Likewise for a Lambda proxy integration (`server/lambda_lane.py`), with no parameter mapping at all
+    (the Lambda lane builds its event parts once per route and request shape)."""
     lane_jwt: JwtAuthorizerPlan | None = field(init=False, repr=False, compare=False)
-    """That authorizer, with `jwt_proxy` or `jwt_lambda`."""
+    """The JWT authorizer of a `lane_proxy` or `lane_lambda` route: a lane takes the requests whose token the
+    authorizer has verified lately and would let through now (`Authorizers.result_without_io`), the pipeline
+    the rest."""
+    lane_mapping: RequestMapping | None = field(init=False, repr=False, compare=False)
+    """The request mapping of a `lane_proxy` route that has one: one that leaves alone the headers the
+    gateway sets on the way to the backend (`RequestMapping.edits_backend_set_headers`), whose edit is applied
+    as the backend's header list is made (as the pipeline applies it)."""
 
     def __post_init__(self) -> None:
         integration = self.integration
-        unmapped = self.request_mapping.is_empty and self.response_mapping.is_empty
-        plain = self.auth.authorization_type == "NONE" and unmapped
-        authorizer = self.auth.authorizer
-        lane_jwt = (
-            authorizer
-            if self.auth.authorization_type == "JWT"
+        request_mapping, no_response_mapping = self.request_mapping, self.response_mapping.is_empty
+        authorization_type, authorizer = self.auth.authorization_type, self.auth.authorizer
+        header_jwt = (
+            authorization_type == "JWT"
             and isinstance(authorizer, JwtAuthorizerPlan)
             and authorizer.identity_source.kind is SourceKind.HEADER
-            and unmapped
-            and isinstance(integration, HttpProxyPlan | LambdaPlan)
+        )
+        authorized_in_lane = authorization_type == "NONE" or header_jwt
+        lane_proxy = (
+            integration
+            if isinstance(integration, HttpProxyPlan)
+            and authorized_in_lane
+            and no_response_mapping
+            and not request_mapping.edits_backend_set_headers
             else None
         )
+        lane_lambda = (
+            integration
+            if isinstance(integration, LambdaPlan) and authorized_in_lane and no_response_mapping and request_mapping.is_empty
+            else None
+        )
+        laned = lane_proxy is not None or lane_lambda is not None
         # frozen: set once, here
-        object.__setattr__(self, "plain_proxy", integration if plain and isinstance(integration, HttpProxyPlan) else None)
-        object.__setattr__(self, "plain_lambda", integration if plain and isinstance(integration, LambdaPlan) else None)
-        object.__setattr__(self, "jwt_proxy", integration if lane_jwt and isinstance(integration, HttpProxyPlan) else None)
-        object.__setattr__(self, "jwt_lambda", integration if lane_jwt and isinstance(integration, LambdaPlan) else None)
+        object.__setattr__(self, "lane_proxy", lane_proxy)
+        object.__setattr__(self, "lane_lambda", lane_lambda)
+        lane_jwt = authorizer if laned and header_jwt and isinstance(authorizer, JwtAuthorizerPlan) else None
         object.__setattr__(self, "lane_jwt", lane_jwt)
+        object.__setattr__(
+            self, "lane_mapping", request_mapping if lane_proxy is not None and not request_mapping.is_empty else None
+        )
 
 
 @dataclass(frozen=True, slots=True)

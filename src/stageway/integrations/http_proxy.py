@@ -474,7 +474,7 @@ class HttpProxyClient:
         self, method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes, timeout_s: float
     ) -> GatewayResponse:
         """`send` to a URL already taken apart with `parse_backend_url` (as the pipeline has, for the headers)."""
-        data = _encode_request(method, target, headers, body)
+        data = encode_request(method, target, headers, body)
         deadline = self._running_loop().time() + timeout_s
         origin = target.origin
         head = method == "HEAD"
@@ -623,7 +623,9 @@ class HttpProxyClient:
             pool.clear()
 
 
-def _encode_request(method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes) -> bytes:
+def encode_request(method: str, target: BackendUrl, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """The request's bytes as the client sends them (`send_to`; the proxy lane's mapped requests too). Raises
+    IntegrationFailure for a line break in a header."""
     # `backend_request_headers` puts `host` first.
     if not (headers and headers[0][0] == "host") and not any(name == "host" for name, _ in headers):
         headers = [("host", target.authority), *headers]

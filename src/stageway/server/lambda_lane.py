@@ -13,9 +13,9 @@ the two ways give the same bytes.
 
 It takes a request when the proxy lane's rules let it (no HEAD, no chunked body, no header the gateway
 rewrites, nothing pipelined ahead of it, a throttle that answers at once) and the route is plain
-(`RoutePlan.plain_lambda`: AWS_PROXY to a function, either payload format, no authorizer, no parameter
+(`RoutePlan.lane_lambda`: AWS_PROXY to a function, either payload format, no authorizer, no parameter
 mapping) or behind a JWT authorizer that reads a header and lets this request's token through without I/O
-(`RoutePlan.jwt_lambda`, the proxy lane's rules for JWT routes; the event then carries the authorizer's
+(`RoutePlan.lane_jwt`, the proxy lane's rules for JWT routes; the event then carries the authorizer's
 cached result, as the pipeline's does), and its function is one of the local runtime's (a remote function
 goes through the pipeline). What
 goes wrong is answered as the pipeline answers it, through the proxy lane's `fail`: a refused invocation

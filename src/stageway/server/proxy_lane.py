@@ -1,32 +1,40 @@
-"""The proxy lane: a plain HTTP_PROXY route answered on bytes, from the listener's and the backend
-connection's callbacks.
+"""The proxy lane: an HTTP_PROXY route answered from the listener's and the backend connection's callbacks.
 
-Most proxied requests need little of the pipeline: no authorizer, no parameter mapping. For them the pipeline's objects (the request's text headers, the route context, the exchange,
-the response and its header list, a task woken per request) cost more CPU than the gateway's work itself:
-`make bench` measured 48 µs per proxied request through the pipeline, 26 µs for bench/lean_proxy.py doing
-the gateway's work on bytes, and 32 µs through this lane (README, Benchmarks). The lane does the same work on the bytes the listener read: selection and route match on the compiled plan,
-the throttle check, a request id and a trace id, CORS headers, the backend's request head (the headers
-`direct_backend_headers` sends, in its order), the backend's answer filtered as `backend_response_headers`
-and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`, the metrics, the node's
-access-log line, and the stage's access-log line (from the pipeline's own objects, made for it afterwards).
+Most proxied requests need little of the pipeline. For them the pipeline's objects (the request's text
+headers, the route context, the exchange, the response and its header list, a task woken per request) cost
+more CPU than the gateway's work itself: `make bench` measured 48 µs per proxied request through the
+pipeline, 26 µs for bench/lean_proxy.py doing the gateway's work on bytes, and 32 µs through this lane
+(README, Benchmarks). The lane does the same work on the bytes the listener read: selection and route match
+on the compiled plan, the throttle check, a request id and a trace id, CORS headers, the backend's request
+head (the headers `direct_backend_headers` sends, in its order), the backend's answer filtered as
+`backend_response_headers` and the listener filter it, AWS's `date`, `content-length` and `apigw-requestid`,
+the metrics, the node's access-log line, and the stage's access-log line (from the pipeline's own objects,
+made for it afterwards).
 
 It takes a request only when it is sure to give the pipeline's answer; otherwise it declines before
 anything is sent and the request goes the pipeline's way:
 
-- the route is plain (`RoutePlan.plain_proxy`: HTTP_PROXY, no authorizer, no parameter mapping); with CORS
-  configured, the request is not OPTIONS (preflights are the pipeline's);
-- or the route is an HTTP_PROXY behind a JWT authorizer that reads a header, with no parameter mapping
-  (`RoutePlan.jwt_proxy`), and the request's token is one the authorizer verified lately and lets through
-  now: claims checked again against the clock, its scopes checked for this route before
-  (`Authorizers.result_without_io`; the result goes into the stage's access-log line as the pipeline puts
-  it). A first token, and every refusal, is the pipeline's;
+- the route is an HTTP proxy the lane may answer (`RoutePlan.lane_proxy`): no response mapping, and a request
+  mapping that is empty or leaves alone the headers the gateway sets (`lane_mapping`); with CORS configured,
+  the request is not OPTIONS (preflights are the pipeline's);
+- the route has no authorizer, or a JWT authorizer that reads a header (`lane_jwt`) and the request's token
+  is one the authorizer verified lately and lets through now: claims checked again against the clock, its
+  scopes checked for this route before (`Authorizers.result_without_io`; the result goes into the mapping's
+  `$context.authorizer.*` and the stage's access-log line as the pipeline puts it). A first token, and every
+  refusal, is the pipeline's;
 - the request is not HEAD, sends no body but one with a `content-length` within AWS's quota (no chunked
   body, no `Expect`), and no header that the gateway rewrites or treats specially (`OUTSIDE_LANE`: hop-by-hop
   headers, `forwarded`, `via`, `x-forwarded-*`, a trace id) — the listener checks these;
 - the connection has no earlier request still to answer (pipelined requests keep their order in the
   pipeline's queue) — the listener checks this too;
-- the integration URL renders to one the client can call, and the throttle answers without waiting (the
-  in-process buckets; with Redis buckets every request takes the pipeline).
+- the integration URL renders to one the client can call (for a mapped route this is known only once the
+  request is mapped: a URL that does not render is then the pipeline's 500, answered by the lane), and the
+  throttle answers without waiting (the in-process buckets; with Redis buckets every request takes the
+  pipeline).
+
+A mapped request costs the lane the pipeline's objects (`IncomingRequest`, `RouteContext`, the `$context`
+view), its mapping and the backend's header list made as the pipeline makes them (`_mapped_request`); the
+stage's access-log line reuses them. An unmapped one is made from the listener's bytes.
 
 Once the request is sent, what goes wrong is answered as the pipeline answers it: a timeout is 503, a
 connection or protocol failure 500, a stale pooled connection is retried once on a new one (the client's
@@ -35,8 +43,8 @@ the lane cannot pass on as bytes (a `connection` header, whose tokens name more 
 headers to put in place of the backend's for a request with `Origin`) goes through the pipeline's filters
 and the listener's encoder.
 
-Header values need no line-break check here, unlike the pipeline's (where mappings and functions make
-values): httptools refuses a CR or LF inside a value on both sides (tests/unit/test_proxy_lane_rules.py pins it).
+An unmapped request's header values need no line-break check, unlike a mapped one's (`encode_request` checks
+those): httptools refuses a CR or LF inside a value on both sides (tests/unit/test_proxy_lane_rules.py pins it).
 
 `ProxyLane` is also the entry of the Lambda lane (`server/lambda_lane.py`): the listener hands every candidate
 here, the route memo below resolves plain Lambda routes too, and a request to one goes to the Lambda lane
@@ -54,25 +62,27 @@ from typing import Literal, Protocol, cast
 
 from stageway.auth import AuthResult
 from stageway.core.clock import date_header_line
+from stageway.core.context_vars import ContextVariables, RequestFacts
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import trace_id
-from stageway.core.http import GatewayResponse
+from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
     TWO_STEP_HEADERS,
     BackendUrl,
     BadBackendUrl,
     backend_response_headers,
+    direct_backend_headers,
     forwarded_element,
     parse_backend_url,
 )
 from stageway.core.ids import new_request_id
 from stageway.functions import LocalRuntime
 from stageway.gateway.exchange import Exchange
-from stageway.gateway.pipeline import record_authorization, route_context
+from stageway.gateway.pipeline import authorization_facts, backend_url, route_context
 from stageway.gateway.plan import GatewayPlan, HttpProxyPlan, LambdaPlan, RoutePlan, StagePlan
 from stageway.gateway.selection import select
-from stageway.integrations.http_proxy import LaneConnection
+from stageway.integrations.http_proxy import LaneConnection, encode_request
 from stageway.server.access_log import line_of
 from stageway.server.asgi import SERVER_OWNED_HEADERS, DataPlaneApp, host_of, request_from_raw
 from stageway.server.lambda_lane import LambdaLane, LambdaRoute, lambda_route_of
@@ -91,7 +101,7 @@ httptools handed them over (name, value, ...), their names lower-cased, Host hea
 _RESPONSE_DROPPED = frozenset(name.encode() for name in RESPONSE_DROPPED_HEADERS | SERVER_OWNED_HEADERS)
 _REQUEST_DROPPED = frozenset({b"host", b"content-length"})
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode() for status in HTTPStatus}
-# The methods whose empty body the HTTP client announces (`_encode_request`).
+# The methods whose empty body the HTTP client announces (`encode_request`).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REQUEST_HEAD = (
     b"%s%sx-forwarded-for: %s\r\nx-forwarded-port: %d\r\nx-forwarded-proto: http\r\nx-amzn-trace-id: %s\r\n"
@@ -127,15 +137,20 @@ class LaneListener(Protocol):
 
 # What a request's route comes to on one plan: (stage, route, its HTTP proxy integration, backend method, the
 # backend request's line and `host` header, the backend URL, the Host header without its port, the path
-# parameters, the path routes were matched against, the API mapping key); False when the lane declines.
-_Route = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl, str, dict[str, str], str, str | None]
+# parameters, the path routes were matched against, the API mapping key); False when the lane declines. A
+# route with a parameter mapping has no URL or request line here (b"", None): they depend on the mapping's
+# values, made per request.
+_Route = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl | None, str, dict[str, str], str, str | None]
 _Resolved = _Route | LambdaRoute | Literal[False]
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
 # raw query, protocol, keep alive, sent at, request body bytes, `Origin` when the stage has CORS, and when
 # the stage has an access log what its line is made from: the route, the raw headers, the Host header as sent,
-# the body and a JWT authorizer's result). A tuple rather than an object: made once per request.
-_Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes, AuthResult | None]
+# the body, a JWT authorizer's result, and for a mapped request the objects its mapping was made from). A
+# tuple rather than an object: made once per request.
+_Built = tuple[IncomingRequest, RouteContext, RequestFacts | None]
+"""A mapped request's `IncomingRequest`, `RouteContext` and authorizer facts, as the pipeline makes them."""
+_Logged = tuple[_Route | LambdaRoute, list[bytes], str, bytes, AuthResult | None, _Built | None]
 InFlight = tuple[
     LaneListener, str, int, float, StagePlan, str, str, str, str, str, bool, float, int, str | None, _Logged | None
 ]
@@ -203,12 +218,20 @@ class ProxyLane:
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
         time_epoch_ms = time_ns() // 1_000_000
+        built = None
+        if route.lane_mapping is not None:
+            request = request_from_raw(
+                method, raw_path, raw_query, raw_headers, host_header, source_ip=listener.source_ip,
+                server_port=listener.server_port, protocol=protocol, request_id=request_id, time_epoch_ms=time_epoch_ms,
+            )
+            request.body = body
+            built = self._built(request, cast(_Route, resolved), authorized)
         # (Its integration latency counts from here: the backend request or the event is made next, as the
         # pipeline's counts from before it makes them.)
         in_flight: InFlight = (
             listener, request_id, time_epoch_ms, started, stage, route.route_key, method, raw_path, raw_query,
             protocol, keep_alive, perf_counter(), len(body), origin,
-            None if stage.access_log is None else (resolved, raw_headers, host_header, body, authorized),
+            None if stage.access_log is None else (resolved, raw_headers, host_header, body, authorized, built),
         )
         metrics = self._app.metrics
         if lambda_route:
@@ -220,6 +243,36 @@ class ProxyLane:
         if metrics is not None:
             metrics.lane_requests += 1
         _, _, proxy, backend_method, request_line, backend, host = cast(_Route, resolved)[:7]
+        if built is not None:
+            try:
+                backend, data = _mapped_request(route, proxy, backend_method, built)
+            except Exception as error:  # noqa: BLE001 - the pipeline's answer: 500 for a bad URL, as for a bug
+                self.fail(in_flight, error)
+                return True
+        else:
+            assert backend is not None
+            data = self._request_bytes(listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method)
+        try:
+            gateway.http_client.send_lane(
+                backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
+            )
+        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
+            self.fail(in_flight, error)
+        return True
+
+    @staticmethod
+    def _request_bytes(
+        listener: LaneListener,
+        request_line: bytes,
+        names: tuple[bytes, ...],
+        raw_headers: list[bytes],
+        time_epoch_ms: int,
+        host: str,
+        body: bytes,
+        backend_method: str,
+    ) -> bytes:
+        """The backend request of an unmapped route, made from the bytes the listener read: what
+        `direct_backend_headers` and `encode_request` make of the pipeline's objects."""
         data = _REQUEST_HEAD % (
             request_line,
             # The client's headers less `host` (the backend's own is in the request line's bytes) and
@@ -232,15 +285,18 @@ class ProxyLane:
             # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
             b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
         )
-        if body:
-            data += body
-        try:
-            gateway.http_client.send_lane(
-                backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
-            )
-        except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
-            self.fail(in_flight, error)
-        return True
+        return data + body if body else data
+
+    def _built(self, request: IncomingRequest, resolved: _Route, authorized: AuthResult | None) -> _Built:
+        """The pipeline's objects of a mapped request: its mapping reads `$context`, `$request` and the
+        authorizer's values from them."""
+        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = resolved
+        context = route_context(
+            self._gateway.plan, stage, route.route_key, path_parameters, request.raw_path, route_raw_path, host,
+            mapping_key,
+        )
+        facts = authorization_facts(route, authorized, context) if authorized is not None else None
+        return request, context, facts
 
     def _authorized(self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes]) -> AuthResult | None:
         """A request to a `jwt_proxy` or `jwt_lambda` route: the authorizer's result when its token is one
@@ -343,25 +399,32 @@ class ProxyLane:
         format may name any `$context` variable (spec §10)."""
         logged = in_flight[14]
         assert logged is not None
-        route_info, raw_headers, host_header, body, authorized = logged
+        route_info, raw_headers, host_header, body, authorized, built = logged
         stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
-        listener = in_flight[0]
-        request = request_from_raw(
-            in_flight[6],
-            in_flight[7],
-            in_flight[8],
-            raw_headers,
-            host_header,
-            source_ip=listener.source_ip,
-            server_port=listener.server_port,
-            protocol=in_flight[9],
-            request_id=in_flight[1],
-            time_epoch_ms=in_flight[2],
-        )
-        request.body = body
-        context = route_context(
-            self._gateway.plan, stage, route.route_key, path_parameters, in_flight[7], route_raw_path, host, mapping_key
-        )
+        facts = None
+        if built is not None:
+            request, context, facts = built
+        else:
+            listener = in_flight[0]
+            request = request_from_raw(
+                in_flight[6],
+                in_flight[7],
+                in_flight[8],
+                raw_headers,
+                host_header,
+                source_ip=listener.source_ip,
+                server_port=listener.server_port,
+                protocol=in_flight[9],
+                request_id=in_flight[1],
+                time_epoch_ms=in_flight[2],
+            )
+            request.body = body
+            context = route_context(
+                self._gateway.plan, stage, route.route_key, path_parameters, in_flight[7], route_raw_path, host,
+                mapping_key,
+            )
+            if authorized is not None:  # `$context.authorizer.claims.*` and the rest, as the pipeline sets them
+                facts = authorization_facts(route, authorized, context)
         exchange = Exchange(
             request,
             response,
@@ -373,8 +436,7 @@ class ProxyLane:
             integration_error=error.detail if error is not None else "",
             integration_request_id=integration_request_id,
         )
-        if authorized is not None:  # `$context.authorizer.claims.*` and the rest, as the pipeline sets them
-            record_authorization(route, authorized, context, exchange)
+        exchange.facts = facts
         assert stage.access_log is not None
         self._gateway.write_stage_log(exchange, stage.access_log, in_flight[3])
 
@@ -414,12 +476,19 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
     match = stage.matcher.match(method, selection.route_raw_path)
     if match is None:
         return False
-    proxy = match.route.target.plain_proxy or match.route.target.jwt_proxy
+    target = match.route.target
+    proxy = target.lane_proxy
     if proxy is None:
-        function = match.route.target.plain_lambda or match.route.target.jwt_lambda
+        function = target.lane_lambda
         if function is None:
             return False
         return lambda_route_of(plan, stage, match, function, host, method, raw_path, raw_query, selection)
+    backend_method = proxy.method or method
+    if target.lane_mapping is not None:  # the URL and request line are made per request, once mapped
+        return (
+            stage, target, proxy, backend_method, b"", None, host, match.path_parameters, selection.route_raw_path,
+            selection.mapping_key,
+        )
     append_path = None
     if proxy.append_request_path:
         append_path = raw_path if selection.mapping_key is None else selection.route_raw_path
@@ -428,15 +497,27 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         backend = parse_backend_url(url)
     except BadBackendUrl:
         return False
-    backend_method = proxy.method or method
     try:
         line = f"{backend_method} {backend.target} HTTP/1.1\r\nhost: {backend.authority}\r\n".encode("latin-1")
     except UnicodeEncodeError:  # (`parse_backend_url` quotes a target to ASCII: not expected)
         return False
     return (
-        stage, match.route.target, proxy, backend_method, line, backend, host, match.path_parameters,
-        selection.route_raw_path, selection.mapping_key,
+        stage, target, proxy, backend_method, line, backend, host, match.path_parameters, selection.route_raw_path,
+        selection.mapping_key,
     )
+
+
+def _mapped_request(route: RoutePlan, proxy: HttpProxyPlan, backend_method: str, built: _Built) -> tuple[BackendUrl, bytes]:
+    """The backend URL and request bytes of a mapped request, made as the pipeline makes them
+    (`Gateway._integrate`, `_call_http`): the mapping applied to the request's `$context` view, its header
+    edit applied as the backend's header list is made. Raises IntegrationFailure for a URL the gateway cannot
+    call or a header value with a line break."""
+    request, context, facts = built
+    assert route.lane_mapping is not None
+    mapped = route.lane_mapping.apply(ContextVariables(request, context, facts), None)
+    backend = backend_url(proxy, request, context, mapped.raw_query, mapped.path)
+    headers = direct_backend_headers(request, backend_host=backend.authority, edit=mapped.edit_headers)
+    return backend, encode_request(backend_method, backend, headers, request.body)
 
 
 _Block = tuple[bytes, Callable[[list[bytes]], tuple[bytes, ...]]]
