@@ -328,6 +328,9 @@ def test_cors_headers_are_the_pipelines(servers: Pair) -> None:
         ("POST", "/echo/f", [CORS_HOST, origin, ("Content-Type", "application/json")], b"{}"),
         ("GET", "/test/cors-headers", [CORS_HOST, origin], b""),  # the backend's CORS headers are replaced
         ("GET", "/test/cors-headers", [CORS_HOST], b""),  # ... and kept without Origin
+        ("GET", "/test/cors-headers", [CORS_HOST, ("Origin", "")], b""),  # ... and dropped for an empty Origin
+        ("GET", "/test/hop-by-hop", [CORS_HOST, origin], b""),
+        ("GET", "/test/connection-tokens", [CORS_HOST, origin], b""),  # the pipeline's filters, then CORS
         ("GET", "/dead", [CORS_HOST, origin], b""),  # an error answer gets CORS headers too
         ("GET", "/slow?ms=1000", [CORS_HOST, origin], b""),
     ]

@@ -191,6 +191,20 @@ def test_actual_response_headers() -> None:
     assert policy.response_headers("https://evil.test") == ()
 
 
+def test_actual_response_headers_as_lines() -> None:
+    policy = compile_cors(DOCS_EXAMPLE)
+    expected = (
+        b"access-control-allow-origin: https://www.example.com\r\nvary: Origin\r\n"
+        b"access-control-allow-credentials: true\r\naccess-control-expose-headers: date,x-api-id\r\n"
+    )
+    assert policy.response_lines("https://www.example.com") == expected
+    assert policy.response_lines("https://www.example.com") == expected  # from the per-origin cache
+    assert policy.response_lines("https://evil.test") == b""
+    assert policy.response_lines("") == b""
+    # An allowed origin that latin-1 cannot carry: left to the listener's encoder.
+    assert compile_cors({"allowOrigins": ["https://*"]}).response_lines("https://\u4f8b.jp") is None
+
+
 def test_actual_response_headers_for_any_origin() -> None:
     # A live capture of an HTTP API with allowOrigins ["*"]: `Access-Control-Allow-Origin: *`, no Vary.
     policy = compile_cors({"allowOrigins": ["*"]})

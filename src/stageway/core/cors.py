@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from stageway.core.http import GatewayResponse
+from stageway.core.http import HEADER_LINE, GatewayResponse
 from stageway.core.validation import ValidationError, validate_cors_configuration
 
 _MAX_CACHED_ORIGINS: Final = 256
@@ -98,6 +98,8 @@ class CorsPolicy:
     """Fixed preflight headers after allow-origin/methods/headers: max-age, credentials."""
     _by_origin: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
     """`response_headers` by request Origin: a browser app sends the same one on every call."""
+    _lines_by_origin: dict[str, bytes | None] = field(default_factory=dict, compare=False, repr=False)
+    """`response_lines` by request Origin."""
 
     def allowed_origin(self, origin: str) -> str | None:
         """The `Access-Control-Allow-Origin` value for this request Origin, or None when not allowed."""
@@ -176,6 +178,26 @@ class CorsPolicy:
                 self._by_origin.clear()
             self._by_origin[request_origin] = headers
         return headers
+
+    def response_lines(self, request_origin: str) -> bytes | None:
+        """`response_headers` as the header lines a listener writes (latin-1), for the proxy lane's answers
+        on bytes; None when a value is not latin-1 or holds a line break (the listener's encoder handles it)."""
+        try:
+            return self._lines_by_origin[request_origin]
+        except KeyError:
+            pass
+        headers = self.response_headers(request_origin)
+        text = "".join(map(HEADER_LINE, headers))
+        lines = None
+        if text.count("\n") == len(headers) == text.count("\r"):  # one line break a header, as encoders check
+            try:
+                lines = text.encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+        if len(self._lines_by_origin) >= _MAX_CACHED_ORIGINS:
+            self._lines_by_origin.clear()
+        self._lines_by_origin[request_origin] = lines
+        return lines
 
     def answer_headers(self, headers: list[tuple[str, str]], request_origin: str) -> list[tuple[str, str]]:
         """A non-preflight answer's headers for a request that carries `Origin`: the integration's without its

@@ -54,7 +54,7 @@ after the same CORS and throttle steps, answered through the same failure, stage
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from http import HTTPStatus
 from operator import itemgetter
 from time import monotonic, perf_counter, time_ns
@@ -342,20 +342,25 @@ class ProxyLane:
         names = connection.names
         values = connection.raw_headers[1::2]
         origin = in_flight[13]
-        if origin is not None or b"connection" in names:
-            # A `connection` header's tokens name more headers to drop; CORS headers replace the backend's: the
-            # pipeline's filters, the listener's encoder.
+        cors = in_flight[4].cors  # (an origin is kept only for a stage with CORS)
+        cors_lines = b"" if origin is None or cors is None else cors.response_lines(origin)
+        if cors_lines is None or b"connection" in names:
+            # A `connection` header's tokens name more headers to drop; CORS headers the listener must encode:
+            # the pipeline's filters, the listener's encoder.
             headers = backend_response_headers(zip(map(_latin_1, names), map(_latin_1, values), strict=True))
-            cors = in_flight[4].cors
             if origin is not None and cors is not None:
                 headers = cors.answer_headers(headers, origin)
             response = GatewayResponse(status, headers, body)
             keep_alive = listener.lane_write_response(response, in_flight[1], in_flight[10], in_flight[9])
         else:
+            if origin is None:
+                block = header_block(_RESPONSE_BLOCKS, _RESPONSE_DROPPED, names, values)
+            else:  # the backend's CORS headers replaced by the configured ones, as `CorsPolicy.answer_headers` does
+                block = header_block(_CORS_RESPONSE_BLOCKS, _CORS_RESPONSE_DROPPED, names, values) + cors_lines
             head = b"%s%s%scontent-length: %d\r\napigw-requestid: %s\r\n" % (
                 _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
                 date_header_line(time_ns() // 1_000_000_000)[1],
-                header_block(_RESPONSE_BLOCKS, _RESPONSE_DROPPED, names, values),
+                block,
                 len(body),
                 in_flight[1].encode(),
             )
@@ -520,9 +525,19 @@ def _mapped_request(route: RoutePlan, proxy: HttpProxyPlan, backend_method: str,
     return backend, encode_request(backend_method, backend, headers, request.body)
 
 
+class _WithoutCors:
+    """The response headers a lane answer to a CORS request drops: `_RESPONSE_DROPPED`, and the backend's
+    `access-control-*` headers (the configured ones take their place)."""
+
+    def __contains__(self, name: object) -> bool:
+        return name in _RESPONSE_DROPPED or (isinstance(name, bytes) and name.startswith(b"access-control-"))
+
+
+_CORS_RESPONSE_DROPPED = _WithoutCors()
 _Block = tuple[bytes, Callable[[list[bytes]], tuple[bytes, ...]]]
 _REQUEST_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _RESPONSE_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
+_CORS_RESPONSE_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _MAX_BLOCKS = 1024
 
 
@@ -535,7 +550,7 @@ def _joined_header(names: tuple[bytes, ...], raw_headers: list[bytes], name: byt
 
 
 def header_block(
-    blocks: dict[tuple[bytes, ...], _Block], dropped: frozenset[bytes], names: tuple[bytes, ...], values: list[bytes]
+    blocks: dict[tuple[bytes, ...], _Block], dropped: Container[bytes], names: tuple[bytes, ...], values: list[bytes]
 ) -> bytes:
     """`name: value` lines for the headers whose (lower-case) name is not in `dropped`, in order. Messages come
     with the same names in the same order again and again (a client's, a backend's): each such shape gets a
@@ -549,7 +564,7 @@ def header_block(
     return block[0] % block[1](values)
 
 
-def _block_of(names: tuple[bytes, ...], dropped: frozenset[bytes]) -> _Block:
+def _block_of(names: tuple[bytes, ...], dropped: Container[bytes]) -> _Block:
     kept = [index for index, name in enumerate(names) if name not in dropped]
     # A name may hold `%` (a token character): doubled in the template.
     template = b"".join(b"%s: %%s\r\n" % names[index].replace(b"%", b"%%") for index in kept)
