@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import pytest
 
+from stageway.core.context_vars import compile_log_format
+from stageway.gateway.stage_log import values_renderer
 from tests.support.backend import BackendServer
 from tests.support.control import start_control_plane
 from tests.support.jwks_server import JwksServer
@@ -53,6 +55,12 @@ STAGE_LOG_FORMAT = (
     '"errorType":"$context.error.responseType","awsEndpointRequestId":"$context.awsEndpointRequestId"}'
 )
 
+# Only the variables a lane renders from its own values (`stage_log.values_renderer`).
+FAST_LOG_FORMAT = (
+    STAGE_LOG_FORMAT.replace(',"authorizerError":"$context.authorizer.error"', "")
+    .replace(',"errorType":"$context.error.responseType"', "")
+    .replace(',"domainPrefix":"$context.domainPrefix"', "")
+)
 
 JWT_AUDIENCE = "lane-client"
 # With what a JWT authorizer gives the access log.
@@ -104,6 +112,12 @@ apis:
         accessLogSettings:
           destinationArn: stdout
           format: '{STAGE_LOG_FORMAT}'
+      fast:
+        autoDeploy: true
+        stageVariables: {{target: "127.0.0.1:{backend.port}"}}
+        accessLogSettings:
+          destinationArn: stdout
+          format: '{FAST_LOG_FORMAT}'
   corsy:
     id: corsy00001
     corsConfiguration:
@@ -418,6 +432,25 @@ def test_stage_access_log_lines_of_failures_are_the_pipelines(servers: Pair) -> 
     time.sleep(0.3)
     lane_lines = _new_stage_lines(servers.lane, before["lane"])
     assert [line["status"] for line in lane_lines] == ["200", "500", "503"]
+    assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])
+
+
+def test_stage_access_log_lines_rendered_from_the_lanes_values_are_the_pipelines(servers: Pair) -> None:
+    assert values_renderer(compile_log_format(FAST_LOG_FORMAT)) is not None
+    requests = [
+        ("GET", "/fast/echo/logged?x=1", [("User-Agent", "lane-test/1.0"), ("user-agent", "again")], b""),
+        ("POST", "/fast/echo/logged-body", [("Content-Type", "text/plain"), ("User-Agent", "")], b"twelve bytes"),
+        ("GET", "/fast/echo/%2E%2E/a%20b", [], b""),
+        ("GET", "/fast/dead", [], b""),
+        ("GET", "/fast/slow?ms=1000", [], b""),
+        ("GET", "/fast/anything", [("Host", "Lane000001.Execute-Api.localhost:99")], b""),
+    ]
+    before = _stage_line_counts(servers)
+    _assert_same(servers, requests, in_lane=len(requests))
+    time.sleep(0.3)  # access logs are written in batches
+    lane_lines = _new_stage_lines(servers.lane, before["lane"])
+    assert [line["status"] for line in lane_lines] == ["200", "200", "200", "500", "503", "200"]
+    assert lane_lines[0]["userAgent"] == "lane-test/1.0,again"
     assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])
 
 

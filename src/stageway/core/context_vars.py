@@ -381,7 +381,11 @@ _INLINE: dict[str, str] = {
 
 
 def render_function(
-    parts: tuple[str | _Reference, ...], json: bool, inline: Mapping[str, str], arguments: str = "v"
+    parts: tuple[str | _Reference, ...],
+    json: bool,
+    inline: Mapping[str, str],
+    arguments: str = "v",
+    helpers: Mapping[str, object] | None = None,
 ) -> Callable[..., str] | None:
     """A function that renders a line of a format cut into `parts` (`json`: a JSON format, see LogFormat):
     `TEMPLATE % (value, value, ...)`.
@@ -391,13 +395,15 @@ def render_function(
     about as much as the rest of the pipeline's features together. `inline` gives variables as Python
     expressions over `arguments`; with the default `v` (a ContextVariables), any other variable is a call
     of its resolver. With other arguments every variable must be in `inline` (None otherwise: the caller
-    falls back to a ContextVariables). The escape call is left out for values that never need one."""
+    falls back to a ContextVariables). `helpers` are more names the expressions may call. The escape call is
+    left out for values that never need one."""
     escape = _json_escape if json else _line_escape
     namespace: dict[str, object] = {
         "_MISSING": MISSING,
         "_escape": escape,
         "_quoted": _quoted_json,
         "_clf_time": clf_time,
+        **(helpers or {}),
     }
     template: list[str] = []
     values: list[str] = []

@@ -41,7 +41,7 @@ from stageway.gateway.plan import (
     RoutePlan,
     StagePlan,
 )
-from stageway.gateway.stage_log import exchange_renderer
+from stageway.gateway.stage_log import exchange_renderer, values_renderer
 from stageway.store.base import Document, Store
 from stageway.store.deployments import stage_snapshot
 
@@ -267,7 +267,9 @@ def _access_log_plan(settings: dict[str, Any] | None) -> AccessLogPlan | None:
         return None
     try:
         log_format = compile_log_format(settings["format"])
-        return AccessLogPlan(log_format, settings["destinationArn"], exchange_renderer(log_format))
+        return AccessLogPlan(
+            log_format, settings["destinationArn"], exchange_renderer(log_format), values_renderer(log_format)
+        )
     except ValueError as error:
         log.error("accessLogSettings ignored: %s", error)
         return None

@@ -160,10 +160,14 @@ class Gateway:
     def write_stage_log(self, exchange: Exchange, settings: AccessLogPlan, started: float) -> None:
         """One line in the stage's own format (spec §10); written only for requests that reached a stage.
         `started` is `handle`'s start."""
-        sink = self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
+        sink = self.stage_log_sink(settings)
         if sink is not None:
             latency_ms = (perf_counter() - started) * 1000
             sink.write(render_line(settings.format, settings.renderer, exchange, latency_ms))
+
+    def stage_log_sink(self, settings: AccessLogPlan) -> LineSink | None:
+        """Where a stage's access-log lines go; None when they cannot be written (or nowhere is set up)."""
+        return self.stage_logs.sink(settings.destination) if self.stage_logs is not None else None
 
     async def _authorize(
         self, route_plan: RoutePlan, request: IncomingRequest, route: RouteContext, exchange: Exchange

@@ -138,6 +138,8 @@ class AccessLogPlan:
     """`stdout`, `stderr`, a file path, or a CloudWatch log group ARN (written to a file named after it)."""
     renderer: Callable[..., str] | None = None
     """`stage_log.exchange_renderer(format)`: lines straight from the Exchange, when the format allows."""
+    values_renderer: Callable[..., str] | None = None
+    """`stage_log.values_renderer(format)`: a lane's lines from its values, when the format allows."""
 
 
 @dataclass(frozen=True, slots=True)

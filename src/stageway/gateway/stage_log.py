@@ -6,6 +6,11 @@ one serves formats whose variables are all in `_FROM_EXCHANGE`, the ones access 
 function generated per format reads them straight from the Exchange, with no view and no facts object
 built. A stage with logging writes a line for every request, and building those two objects cost about
 as much as rendering the line. tests/unit/test_stage_log.py renders every variable both ways.
+
+The listener's lanes (server/proxy_lane.py) have no Exchange to render from: building one, with the
+request and route objects it holds, cost a lane request more than the rest of its work on a logged stage.
+`values_renderer` renders the same variables from the plain values a lane holds (`_FROM_VALUES`, the
+`_FROM_EXCHANGE` table read from them; the test renders every variable both ways here too).
 """
 
 from __future__ import annotations
@@ -60,6 +65,72 @@ _FROM_EXCHANGE: dict[str, str] = {
     "awsEndpointRequestId": "x.integration_request_id",
     "integration.requestId": "x.integration_request_id",
 }
+
+
+ValuesRenderer = Callable[..., str]
+"""(`VALUES_ARGUMENTS`) -> the line, without its newline."""
+
+VALUES_ARGUMENTS = (
+    "request_id, method, source_ip, raw_headers, time_epoch_ms, route_key, stage, api_id, account_id, raw_path, host, "
+    "mapping_key, request_length, status, response_length, integration_status, integration_latency_ms, "
+    "error_message, integration_error, integration_request_id, latency_ms"
+)
+"""What a values renderer is called with, in order: the request's id, method, client address, headers (as
+httptools hands them over: name, value, ... in bytes), arrival time, the route key, the stage's name, its API and account ids, the request
+path (with a named stage's prefix: the route context's `stage_raw_path`), the Host header without its port,
+the API mapping key, the request body's length, the answer's status and body length, and the Exchange's
+integration fields and response latency."""
+
+# `_FROM_EXCHANGE`'s variables over the values a lane holds (a lane request always has a route).
+_FROM_VALUES: dict[str, str] = {
+    "requestId": "request_id",
+    "extendedRequestId": "request_id",
+    "httpMethod": "method",
+    "identity.sourceIp": "source_ip",
+    "identity.userAgent": "_user_agent(raw_headers)",
+    "protocol": "'HTTP/1.1'",
+    "requestTime": "_clf_time(time_epoch_ms)",
+    "requestTimeEpoch": "str(time_epoch_ms)",
+    "routeKey": "route_key",
+    "stage": "stage",
+    "apiId": "api_id",
+    "accountId": "account_id",
+    "path": "raw_path",
+    "domainName": "host",
+    "customDomain.basePathMatched": "mapping_key",
+    "status": "str(status)",
+    "responseLength": "str(response_length)",
+    "responseLatency": rounded_number("latency_ms"),
+    "dataProcessed": "str(request_length + response_length)",
+    "integrationLatency": rounded_number("integration_latency_ms"),
+    "integration.latency": rounded_number("integration_latency_ms"),
+    "integrationStatus": whole_number("integration_status"),
+    "integration.integrationStatus": whole_number("integration_status"),
+    "integration.status": whole_number("integration_status"),
+    "error.message": "error_message",
+    "integrationErrorMessage": "integration_error",
+    "integration.error": "integration_error",
+    "awsEndpointRequestId": "integration_request_id",
+    "integration.requestId": "integration_request_id",
+}
+
+
+def values_renderer(log_format: LogFormat) -> ValuesRenderer | None:
+    """The renderer of a format from a lane's values (`VALUES_ARGUMENTS`), or None when it uses a variable
+    only the general way knows; made once per deployment."""
+    return render_function(
+        log_format.parts, log_format.json, _FROM_VALUES, VALUES_ARGUMENTS, helpers={"_user_agent": _user_agent}
+    )
+
+
+def _user_agent(raw_headers: list[bytes]) -> str | None:
+    """The `User-Agent` values joined with ",", as `IncomingRequest.header("user-agent")` gives them."""
+    values = [
+        raw_headers[index + 1].decode("latin-1")
+        for index in range(0, len(raw_headers), 2)
+        if raw_headers[index].lower() == b"user-agent"
+    ]
+    return ",".join(values) if values else None
 
 
 def exchange_renderer(log_format: LogFormat) -> ExchangeRenderer | None:

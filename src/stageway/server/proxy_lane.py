@@ -400,10 +400,32 @@ class ProxyLane:
         error: GatewayError | None = None,
         integration_request_id: str = "",
     ) -> None:
-        """The stage's access-log line, from the objects the pipeline would have made for the request: a
-        format may name any `$context` variable (spec §10)."""
+        """The stage's access-log line: from the lane's values when the format allows
+        (`AccessLogPlan.values_renderer`), else from the objects the pipeline would have made for the request,
+        for a format may name any `$context` variable (spec §10)."""
         logged = in_flight[14]
         assert logged is not None
+        stage = in_flight[4]
+        access_log = stage.access_log
+        assert access_log is not None
+        renderer = access_log.values_renderer
+        if renderer is not None:
+            sink = self._gateway.stage_log_sink(access_log)
+            if sink is None:
+                return
+            route_info = logged[0]
+            sink.write(
+                renderer(
+                    in_flight[1], in_flight[6], in_flight[0].source_ip, logged[1], in_flight[2], in_flight[5],
+                    stage.stage_name, stage.api_id, self._gateway.plan.account_id, in_flight[7], route_info[6],
+                    route_info[9], in_flight[12], response.status, len(response.body), integration_status,
+                    integration_latency_ms, error.message if error is not None else "",
+                    error.detail if error is not None else "", integration_request_id,
+                    (perf_counter() - in_flight[3]) * 1000,
+                )
+                + "\n"
+            )
+            return
         route_info, raw_headers, host_header, body, authorized, built = logged
         stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
         facts = None
@@ -442,8 +464,7 @@ class ProxyLane:
             integration_request_id=integration_request_id,
         )
         exchange.facts = facts
-        assert stage.access_log is not None
-        self._gateway.write_stage_log(exchange, stage.access_log, in_flight[3])
+        self._gateway.write_stage_log(exchange, access_log, in_flight[3])
 
     def record(
         self, in_flight: InFlight, status: int, body_bytes: int, integration_latency_ms: float, error: str
