@@ -155,6 +155,22 @@ apis:
           overwrite:querystring.limit: "10"
           remove:querystring.debug: "''"
           append:querystring.who: $request.header.x-user
+      static-query:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/{{proxy}}"
+        requestParameters:
+          append:header.x-request-id: $context.requestId
+          overwrite:header.x-stage: $context.stage
+          remove:header.x-secret: "''"
+          overwrite:header.x-pet: $request.body.pet.name
+          overwrite:header.x-user: $request.header.x-name
+          append:header.x-flavour: ${{stageVariables.flavour}}
+          overwrite:querystring.limit: "10"
+          remove:querystring.debug: "''"
+      port-edit:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/port"
+        requestParameters: {{remove:header.x-forwarded-port: "''", append:header.x-more: "1"}}
       moved:
         integrationType: HTTP_PROXY
         integrationUri: "{backend.url}/nowhere"
@@ -167,6 +183,10 @@ apis:
         integrationType: HTTP_PROXY
         integrationUri: "http://${{stageVariables.missing}}/x"
         requestParameters: {{overwrite:querystring.limit: "10"}}
+      unset-per-request:
+        integrationType: HTTP_PROXY
+        integrationUri: "http://${{stageVariables.missing}}/x"
+        requestParameters: {{append:querystring.who: $request.header.x-user}}
       claims:
         integrationType: HTTP_PROXY
         integrationUri: "{backend.url}/echo/{{proxy}}"
@@ -177,8 +197,11 @@ apis:
         jwtConfiguration: {{issuer: "{issuer.issuer}", audience: [{JWT_AUDIENCE}]}}
     routes:
       ANY /edit/{{proxy+}}: edits
+      ANY /static-query/{{proxy+}}: static-query
+      GET /port: port-edit
       GET /moved/{{id}}: moved
       GET /unset: unset
+      GET /unset-per-request: unset-per-request
       GET /claims/{{proxy+}}: {{integration: claims, authorizer: issuer}}
       $default: fixed
     stages:
@@ -665,14 +688,39 @@ def test_mapped_requests_are_the_lanes_and_reach_the_backend_as_the_pipelines(se
         ("GET", "/logged/edit/staged", headers, b""),  # another stage's variables, a stage prefix
         ("GET", "/moved/42?x=1", [MAPPED_HOST], b""),  # overwrite:path
         ("GET", "/anything/else?z=9", [MAPPED_HOST], b""),  # $default, static values
-        ("GET", "/unset", [MAPPED_HOST], b""),  # a URL that does not render: the pipeline's 500
+        ("GET", "/unset", [MAPPED_HOST], b""),  # a URL that does not render: the pipeline's 500 (made by it)
+        ("GET", "/unset-per-request", [MAPPED_HOST, ("X-User", "ana")], b""),  # the same, made by the lane
     ]
     answers = both(servers, requests)
     lane_answer = answers[0][0]
     echoed = json.loads(lane_answer[3])
     assert echoed["headers"]["x-request-id"] == f"mine,{dict(lane_answer[2])['apigw-requestid']}"
     assert "x-secret" not in echoed["headers"] and echoed["headers"]["x-stage"] == "$default"
-    assert [answer[0][0] for answer in answers][-1] == 500
+    assert [answer[0][0] for answer in answers][-2:] == [500, 500]
+    # (A URL made once per request shape that does not render sends its requests the pipeline's way.)
+    _assert_same(servers, requests, in_lane=len(requests) - 1)
+
+
+def test_header_edits_of_mapped_requests_with_a_static_query_are_the_pipelines(servers: Pair) -> None:
+    # Their URL is made once per request shape and their header edit applied on bytes.
+    headers = [MAPPED_HOST, ("X-User", "ana"), ("X-Secret", "s3cret"), ("X-Stage", "client's"), ("X-Request-Id", "mine")]
+    json_body = [*headers, ("Content-Type", "application/json")]
+    requests = [
+        ("GET", "/static-query/a?debug=1&limit=3&keep=x%20y", headers, b""),
+        ("GET", "/static-query/b", [*headers, ("X-Name", "bea")], b""),  # an overwrite whose value renders
+        ("POST", "/static-query/pet", json_body, b'{"pet": {"name": "Rex"}}'),
+        ("POST", "/static-query/latin", json_body, b'{"pet": {"name": "caf\xc3\xa9"}}'),
+        # A value latin-1 cannot carry: the head goes as UTF-8, the client's latin-1 value too (the pipeline's way).
+        ("POST", "/static-query/utf-8", [*json_body, ("X-Latin", "caf\xe9")], b'{"pet": {"name": "\xe4\xbe\x8b"}}'),
+        ("GET", "/static-query/browser", [MAPPED_HOST, *BROWSER_HEADERS], b""),
+        ("GET", "/logged/static-query/staged", headers, b""),
+        ("GET", "/port", [MAPPED_HOST], b""),  # a forwarding header dropped: the pipeline's way
+    ]
+    answers = both(servers, requests)
+    first, second = (json.loads(answer[0][3])["headers"] for answer in answers[:2])
+    assert "x-secret" not in first and first["x-stage"] == "$default" and first["x-user"] == "ana"
+    assert second["x-user"] == "bea"
+    assert "x-forwarded-port" not in json.loads(answers[-1][0][3])["headers"]
     _assert_same(servers, requests, in_lane=len(requests))
 
 
@@ -694,7 +742,7 @@ def test_stage_access_log_lines_of_mapped_requests_are_the_pipelines(servers: Pa
     requests = [
         ("GET", "/logged/claims/a", [MAPPED_HOST, bearer], b""),
         ("POST", "/logged/edit/b?debug=1", [MAPPED_HOST, ("Content-Type", "application/json")], b'{"pet": {}}'),
-        ("GET", "/logged/unset", [MAPPED_HOST], b""),
+        ("GET", "/logged/unset-per-request", [MAPPED_HOST], b""),
     ]
     _assert_same(servers, requests, in_lane=len(requests))
     time.sleep(0.3)  # access logs are written in batches

@@ -291,6 +291,36 @@ def test_query_string_actions_keep_untouched_parameters_as_sent() -> None:
     assert result.raw_query == "keep=a%2Fb&dup=1&sp=a+b&over=new%20value&dup=2&fresh=7"
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"overwrite:querystring.limit": "10", "remove:querystring.debug": "''", "append:querystring.x": "a b"},
+        {"append:header.x-id": "$context.requestId"},
+        {"overwrite:header.x-over": "$request.header.x-new", "remove:header.x-gone": "''", "append:header.x": "1"},
+        {"overwrite:header.x-over": "static", "append:header.x-body": "$request.body.v"},
+    ],
+)
+def test_the_lanes_views_of_a_mapping_give_what_apply_gives(params: dict[str, str]) -> None:
+    # `static_query` and `header_changes` are what the proxy lane reads instead of `apply`'s answer.
+    context = make_context(
+        [("x-over", "old"), ("X-Gone", "bye"), ("x-new", "fresh")], raw_query="debug=1&limit=3&keep=x%20y",
+        body=b'{"v": "a\\r\\nb"}',
+    )
+    mapping = compile_request_parameters(params, integration_type="HTTP_PROXY")
+    applied = mapping.apply(context, list(context.request.headers))
+    if mapping.query_is_static:
+        assert mapping.static_query(context.request.raw_query) == applied.raw_query
+    dropped, added = mapping.header_changes(context)
+    edited = [(name, value) for name, value in context.request.headers if name.lower() not in dropped] + added
+    assert edited == applied.headers
+
+
+def test_a_mapping_whose_query_needs_the_request_is_not_static() -> None:
+    for params in ({"append:querystring.x": "$request.header.a"}, {"overwrite:path": "/x"}):
+        assert not compile_request_parameters(params, integration_type="HTTP_PROXY").query_is_static
+    assert compile_request_parameters({"append:header.a": "$context.requestId"}, integration_type="HTTP_PROXY").query_is_static
+
+
 def test_query_names_are_matched_decoded() -> None:
     result = apply({"remove:querystring.a/b": "''"}, make_context(raw_query="a%2Fb=1&a/b=2&c=3"))
     assert result.raw_query == "c=3"

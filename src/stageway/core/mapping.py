@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
@@ -491,8 +492,10 @@ def _encoded(text: str) -> str:
     return quote(text, safe="")
 
 
-def _edit_query(raw_query: str, edits: _Edits, env: ValueSources) -> str:
-    dropped, added = edits.render(env)
+def _edit_query(
+    raw_query: str, edits: _Edits, dropped: AbstractSet[str], added: list[tuple[str, str]]
+) -> str:
+    """`raw_query` less the `dropped` names, with the `added` parameters (`edits.render`'s answer)."""
     if raw_query and (dropped or "&&" in raw_query or raw_query[0] == "&" or raw_query[-1] == "&"):
         raw_query = "&".join(piece for piece in raw_query.split("&") if piece and _query_name(piece) not in dropped)
     if not added:
@@ -516,6 +519,9 @@ class RequestMapping:
     edits_backend_set_headers: bool = dataclasses.field(init=False)
     """A header edit names a header the gateway sets or drops on the way to an HTTP backend (`host`, a
     hop-by-hop header, `forwarded`, `via`): the backend's header list is then made in two steps."""
+    query_is_static: bool = dataclasses.field(init=False)
+    """No `overwrite:path`, and every query string edit is static text: the query string sent depends on the
+    client's alone (`static_query`)."""
 
     def __post_init__(self) -> None:
         # Frozen: set once, here.
@@ -523,6 +529,8 @@ class RequestMapping:
         object.__setattr__(self, "is_empty", empty)
         names = self.header_edits.removed | {name for name, _, _, _ in self.header_edits.setters}
         object.__setattr__(self, "edits_backend_set_headers", not names.isdisjoint(BACKEND_SET_HEADERS))
+        query_is_static = self.path is None and (not self.query_edits.active or self.query_edits.fixed is not None)
+        object.__setattr__(self, "query_is_static", query_is_static)
 
     def apply(self, context: ContextVariables, headers: list[tuple[str, str]] | None) -> MappingResult:
         """Map one request. `context` is the request's `$context` view (its request and route are the
@@ -546,13 +554,33 @@ class RequestMapping:
             if not raw_query and query_edits.fixed is not None:
                 raw_query = query_edits.fixed_query  # nothing to drop from, nothing to render
             else:
-                raw_query = _edit_query(raw_query, query_edits, env)
+                raw_query = _edit_query(raw_query, query_edits, *query_edits.render(env))
         path = None
         if self.path is not None:
             path = self.path.render(env)
             if path is not None and not path.startswith("/"):
                 path = "/" + path
         return MappingResult(out_headers, raw_query, path, edit_headers)
+
+    def static_query(self, raw_query: str) -> str:
+        """The query string `apply` sends for a client's `raw_query` when `query_is_static`: with nothing
+        else to read, the proxy lane makes it once per request shape."""
+        query_edits = self.query_edits
+        if not query_edits.active:
+            return raw_query
+        assert query_edits.fixed is not None
+        return _edit_query(raw_query, query_edits, query_edits.removed, query_edits.fixed)
+
+    def header_changes(self, context: ContextVariables) -> tuple[AbstractSet[str], list[tuple[str, str]]]:
+        """The header edit `apply` makes for one request, as (the names it drops, lower-case; the (name, value)
+        pairs it adds after what is kept, values cleaned of line breaks), for a caller that writes the
+        headers itself (the proxy lane, on bytes). The caller must not change them."""
+        header_edits = self.header_edits
+        if header_edits.fixed is not None:
+            return header_edits.removed, header_edits.fixed  # (cleaned when made)
+        request = context.request
+        dropped, added = header_edits.render(ValueSources(context, request.headers, request.body, request.raw_query))
+        return dropped, [(name, _clean(value)) for name, value in added]
 
 
 NO_REQUEST_MAPPING: Final = RequestMapping()

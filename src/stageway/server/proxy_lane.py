@@ -64,7 +64,7 @@ from stageway.auth import AuthResult
 from stageway.core.clock import date_header_line
 from stageway.core.context_vars import ContextVariables, RequestFacts
 from stageway.core.errors import GatewayError, InternalServerError
-from stageway.core.forwarding import trace_id
+from stageway.core.forwarding import GATEWAY_ADDED, trace_id
 from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
@@ -105,8 +105,10 @@ _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".en
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REQUEST_HEAD = (
     b"%s%sx-forwarded-for: %s\r\nx-forwarded-port: %d\r\nx-forwarded-proto: http\r\nx-amzn-trace-id: %s\r\n"
-    b"forwarded: %s\r\nvia: HTTP/1.1 AmazonAPIGateway\r\n%s\r\n"
+    b"%sforwarded: %s\r\nvia: HTTP/1.1 AmazonAPIGateway\r\n%s\r\n"
 )
+"""The backend request's head: its line and `host`, the client's headers kept, the forwarding headers, the
+headers a mapping adds, `forwarded`, `via`, `content-length` (`direct_backend_headers`' order)."""
 _MAX_RESOLVED = 4096
 
 
@@ -243,15 +245,24 @@ class ProxyLane:
         if metrics is not None:
             metrics.lane_requests += 1
         _, _, proxy, backend_method, request_line, backend, host = cast(_Route, resolved)[:7]
-        if built is not None:
+        if built is None:
+            assert backend is not None
+            data = _request_bytes(
+                listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, _UNEDITED
+            )
+        else:
             try:
-                backend, data = _mapped_request(route, proxy, backend_method, built)
+                edit = None if backend is None else _header_edit(route, built)
+                if edit is None:
+                    backend, data = _mapped_request(route, proxy, backend_method, built)
+                else:
+                    data = _request_bytes(
+                        listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, edit
+                    )
             except Exception as error:  # noqa: BLE001 - the pipeline's answer: 500 for a bad URL, as for a bug
                 self.fail(in_flight, error)
                 return True
-        else:
             assert backend is not None
-            data = self._request_bytes(listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method)
         try:
             gateway.http_client.send_lane(
                 backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
@@ -259,33 +270,6 @@ class ProxyLane:
         except Exception as error:  # noqa: BLE001 - a bug costs this request a 500, as in `DataPlaneApp.respond`
             self.fail(in_flight, error)
         return True
-
-    @staticmethod
-    def _request_bytes(
-        listener: LaneListener,
-        request_line: bytes,
-        names: tuple[bytes, ...],
-        raw_headers: list[bytes],
-        time_epoch_ms: int,
-        host: str,
-        body: bytes,
-        backend_method: str,
-    ) -> bytes:
-        """The backend request of an unmapped route, made from the bytes the listener read: what
-        `direct_backend_headers` and `encode_request` make of the pipeline's objects."""
-        data = _REQUEST_HEAD % (
-            request_line,
-            # The client's headers less `host` (the backend's own is in the request line's bytes) and
-            # `content-length` (below), names lower-cased, values as sent.
-            header_block(_REQUEST_BLOCKS, _REQUEST_DROPPED, names, raw_headers[1::2]),
-            listener.source_ip_bytes,
-            listener.server_port,
-            trace_id(time_epoch_ms).encode(),
-            forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
-            # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
-            b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
-        )
-        return data + body if body else data
 
     def _built(self, request: IncomingRequest, resolved: _Route, authorized: AuthResult | None) -> _Built:
         """The pipeline's objects of a mapped request: its mapping reads `$context`, `$request` and the
@@ -510,11 +494,14 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
             return False
         return lambda_route_of(plan, stage, match, function, host, method, raw_path, raw_query, selection)
     backend_method = proxy.method or method
-    if target.lane_mapping is not None:  # the URL and request line are made per request, once mapped
-        return (
-            stage, target, proxy, backend_method, b"", None, host, match.path_parameters, selection.route_raw_path,
-            selection.mapping_key,
-        )
+    mapping = target.lane_mapping
+    if mapping is not None:
+        if not mapping.query_is_static:  # the URL and request line are made per request, once mapped
+            return (
+                stage, target, proxy, backend_method, b"", None, host, match.path_parameters,
+                selection.route_raw_path, selection.mapping_key,
+            )
+        raw_query = mapping.static_query(raw_query)
     append_path = None
     if proxy.append_request_path:
         append_path = raw_path if selection.mapping_key is None else selection.route_raw_path
@@ -531,6 +518,67 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         stage, target, proxy, backend_method, line, backend, host, match.path_parameters, selection.route_raw_path,
         selection.mapping_key,
     )
+
+
+# A header edit on bytes: (the shapes' blocks for its dropped names, those names and `_REQUEST_DROPPED` in
+# bytes, the added header lines).
+_HeaderEdit = tuple[dict[tuple[bytes, ...], "_Block"], frozenset[bytes], bytes]
+
+
+def _request_bytes(
+    listener: LaneListener,
+    request_line: bytes,
+    names: tuple[bytes, ...],
+    raw_headers: list[bytes],
+    time_epoch_ms: int,
+    host: str,
+    body: bytes,
+    backend_method: str,
+    edit: _HeaderEdit,
+) -> bytes:
+    """The backend request made from the bytes the listener read, with a mapping's header `edit`: what
+    `direct_backend_headers` and `encode_request` make of the pipeline's objects."""
+    blocks, dropped, added = edit
+    data = _REQUEST_HEAD % (
+        request_line,
+        # The client's headers less `host` (the backend's own is in the request line's bytes), `content-length`
+        # (below) and what the edit drops, names lower-cased, values as sent.
+        header_block(blocks, dropped, names, raw_headers[1::2]),
+        listener.source_ip_bytes,
+        listener.server_port,
+        trace_id(time_epoch_ms).encode(),
+        added,
+        forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
+        # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
+        b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
+    )
+    return data + body if body else data
+
+
+def _header_edit(route: RoutePlan, built: _Built) -> _HeaderEdit | None:
+    """The header edit of a mapped request whose URL is made once per request shape
+    (`RequestMapping.query_is_static`), on bytes. None when the edit drops a forwarding header the gateway
+    adds, or adds a value latin-1 cannot carry (the client then sends the whole head as UTF-8): the
+    pipeline's way (`_mapped_request`) makes those."""
+    mapping = route.lane_mapping
+    assert mapping is not None
+    request, context, facts = built
+    dropped, added = mapping.header_changes(ContextVariables(request, context, facts))
+    if dropped and not GATEWAY_ADDED.isdisjoint(dropped):
+        return None
+    try:
+        lines = b"".join([b"%s: %s\r\n" % (name.encode(), value.encode("latin-1")) for name, value in added])
+    except UnicodeEncodeError:
+        return None
+    if not dropped:
+        return _REQUEST_BLOCKS, _REQUEST_DROPPED, lines
+    key = dropped if isinstance(dropped, frozenset) else frozenset(dropped)
+    shapes = _EDITED_BLOCKS.get(key)
+    if shapes is None:
+        shapes = ({}, _REQUEST_DROPPED | {name.encode() for name in key})
+        if len(_EDITED_BLOCKS) < _MAX_BLOCKS:
+            _EDITED_BLOCKS[key] = shapes
+    return shapes[0], shapes[1], lines
 
 
 def _mapped_request(route: RoutePlan, proxy: HttpProxyPlan, backend_method: str, built: _Built) -> tuple[BackendUrl, bytes]:
@@ -559,6 +607,9 @@ _Block = tuple[bytes, Callable[[list[bytes]], tuple[bytes, ...]]]
 _REQUEST_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _RESPONSE_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
 _CORS_RESPONSE_BLOCKS: dict[tuple[bytes, ...], _Block] = {}
+_EDITED_BLOCKS: dict[frozenset[str], tuple[dict[tuple[bytes, ...], _Block], frozenset[bytes]]] = {}
+"""By the header names a mapping drops: the blocks of the request shapes without them, and the dropped set."""
+_UNEDITED: _HeaderEdit = (_REQUEST_BLOCKS, _REQUEST_DROPPED, b"")
 _MAX_BLOCKS = 1024
 
 
