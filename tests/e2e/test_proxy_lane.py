@@ -167,6 +167,20 @@ apis:
           append:header.x-flavour: ${{stageVariables.flavour}}
           overwrite:querystring.limit: "10"
           remove:querystring.debug: "''"
+      by-id:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/{{proxy}}"
+        requestParameters:
+          append:header.x-request-id: $context.requestId
+          overwrite:header.x-trace: "100% ${{context.requestId}}/${{context.extendedRequestId}}"
+          remove:header.x-secret: "''"
+          overwrite:header.x-stage: fixed
+          append:header.x-name: "Zo\u00eb"
+          overwrite:querystring.limit: "10"
+      by-id-utf-8:
+        integrationType: HTTP_PROXY
+        integrationUri: "{backend.url}/echo/utf-8"
+        requestParameters: {{append:header.x-name: "\u4f8b $context.requestId"}}
       port-edit:
         integrationType: HTTP_PROXY
         integrationUri: "{backend.url}/echo/port"
@@ -199,6 +213,8 @@ apis:
       ANY /edit/{{proxy+}}: edits
       ANY /static-query/{{proxy+}}: static-query
       GET /port: port-edit
+      ANY /by-id/{{proxy+}}: by-id
+      GET /by-id-utf-8: by-id-utf-8
       GET /moved/{{id}}: moved
       GET /unset: unset
       GET /unset-per-request: unset-per-request
@@ -724,6 +740,27 @@ def test_header_edits_of_mapped_requests_with_a_static_query_are_the_pipelines(s
     _assert_same(servers, requests, in_lane=len(requests))
 
 
+def test_header_edits_known_but_for_the_request_id_are_the_pipelines(servers: Pair) -> None:
+    # No request objects are made for these: the edit is made once per request shape, the request id put in.
+    headers = [MAPPED_HOST, ("X-Secret", "s3cret"), ("X-Stage", "client's"), ("X-Request-Id", "mine"), ("X-Trace", "t")]
+    requests = [
+        ("GET", "/by-id/a?debug=1&limit=3", headers, b""),
+        ("POST", "/by-id/body", [*headers, ("Content-Type", "text/plain")], b"some body"),
+        ("GET", "/by-id/browser", [MAPPED_HOST, *BROWSER_HEADERS], b""),
+        ("GET", "/logged/by-id/staged", headers, b""),
+        ("GET", "/by-id-utf-8", [MAPPED_HOST, ("X-Latin", "caf\xe9")], b""),  # the pipeline's way: UTF-8
+    ]
+    answers = both(servers, requests)
+    answer = answers[0][0]
+    request_id = dict(answer[2])["apigw-requestid"]
+    echoed = json.loads(answer[3])
+    assert echoed["headers"]["x-trace"] == f"100% {request_id}/{request_id}"
+    assert echoed["headers"]["x-request-id"] == f"mine,{request_id}"
+    assert "x-secret" not in echoed["headers"] and echoed["headers"]["x-stage"] == "fixed"
+    assert echoed["query"] == "debug=1&limit=10"
+    _assert_same(servers, requests, in_lane=len(requests))
+
+
 def test_a_mapped_jwt_route_reads_the_authorizers_claims_in_the_lane(servers: Pair, issuer: JwksServer) -> None:
     bearer = ("Authorization", f"Bearer {_token(issuer, sub='mapped-user')}")
     _assert_same(servers, [("GET", "/claims/verify", [MAPPED_HOST, bearer], b"")], in_lane=0)
@@ -749,3 +786,36 @@ def test_stage_access_log_lines_of_mapped_requests_are_the_pipelines(servers: Pa
     lane_lines = _new_stage_lines(servers.lane, before["lane"])
     assert [(line["status"], line["sub"]) for line in lane_lines] == [("200", "logged-mapped"), ("200", "-"), ("500", "-")]
     assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])
+
+
+def test_a_bug_before_the_lane_sends_anything_is_a_500_not_a_hang(
+    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stageway.server import proxy_lane
+
+    (tmp_path / "api.yaml").write_text(
+        f"""
+apis:
+  bug:
+    routes:
+      GET /pets:
+        integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
+"""
+    )
+    with in_process_server(tmp_path / "api.yaml") as port:
+        broken = {"left": 1}
+        request_bytes = proxy_lane._request_bytes
+
+        def once_broken(*args: object) -> bytes:
+            if broken["left"]:
+                broken["left"] -= 1
+                raise RuntimeError("a bug")
+            return request_bytes(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(proxy_lane, "_request_bytes", once_broken)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 500
+        connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
+        connection.close()

@@ -315,6 +315,30 @@ def test_the_lanes_views_of_a_mapping_give_what_apply_gives(params: dict[str, st
     assert edited == applied.headers
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"append:header.x-id": "$context.requestId"},
+        {"overwrite:header.x-id": "req-${context.requestId}-${context.extendedRequestId}.", "remove:header.x-gone": "''"},
+        {"overwrite:header.x-over": "static", "append:header.x-line": "a\r\nb $context.requestId"},
+        {"overwrite:querystring.a": "1"},  # no header edit at all
+    ],
+)
+def test_header_edits_of_static_text_and_the_request_id_are_known_before_the_request(params: dict[str, str]) -> None:
+    context = make_context([("x-over", "old"), ("X-Gone", "bye"), ("x-id", "theirs")])
+    mapping = compile_request_parameters(params, integration_type="HTTP_PROXY")
+    by_request_id = mapping.header_edits.by_request_id
+    assert by_request_id is not None
+    dropped, added = by_request_id
+    assert (dropped, [(name, REQUEST_ID.join(pieces)) for name, pieces in added]) == mapping.header_changes(context)
+
+
+def test_header_edits_reading_more_than_the_request_id_are_not_known_before_the_request() -> None:
+    for value in ("$request.header.a", "$context.requestId $context.stage", "${stageVariables.environmentId}"):
+        mapping = compile_request_parameters({"append:header.x": value}, integration_type="HTTP_PROXY")
+        assert mapping.header_edits.by_request_id is None, value
+
+
 def test_a_mapping_whose_query_needs_the_request_is_not_static() -> None:
     for params in ({"append:querystring.x": "$request.header.a"}, {"overwrite:path": "/x"}):
         assert not compile_request_parameters(params, integration_type="HTTP_PROXY").query_is_static

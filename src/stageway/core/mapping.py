@@ -243,10 +243,21 @@ def _body_getter(path: str) -> Getter:
 
 
 def _context_getter(name: str) -> Getter:
+    if name in _REQUEST_ID_VARIABLES:
+        return _request_id
     resolve = resolver_for(name)
     if resolve is None:
         raise _BadValue(f"$context.{name} is not a context variable of HTTP APIs")
     return lambda env: resolve(env.context)
+
+
+_REQUEST_ID_VARIABLES = frozenset({"requestId", "extendedRequestId"})
+
+
+def _request_id(env: ValueSources) -> str:
+    """`$context.requestId` (and `extendedRequestId`, the same on HTTP APIs): one getter for both, so a
+    value made of the request id alone is known as such (`_Edits.by_request_id`)."""
+    return env.context.request.request_id
 
 
 def _stage_variable_getter(name: str) -> Getter:
@@ -415,6 +426,11 @@ class _Edits:
     already cleaned of line breaks)."""
     fixed_query: str = ""
     """`fixed` as an encoded query string (query string edits)."""
+    by_request_id: tuple[frozenset[str], tuple[tuple[str, tuple[str, ...]], ...]] | None = None
+    """Header edits whose every value is static text or holds only the request id as a reference: what
+    `render` gives for any request, as (the names dropped; (name, the value's text pieces, cleaned of line
+    breaks, that the request id goes between) added, in order). The request id is always there, so every
+    such value renders. None for other edits."""
     active: bool = dataclasses.field(init=False)
     """Anything to do; an attribute rather than `__bool__`, read for every request."""
 
@@ -443,6 +459,7 @@ class _Edits:
             setters,
             fixed,
             "" if headers else "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in fixed or ()),
+            _by_request_id(removed, setters) if headers else None,
         )
 
     def render(self, env: ValueSources) -> tuple[set[str] | frozenset[str], list[tuple[str, str]]]:
@@ -462,7 +479,28 @@ class _Edits:
         return dropped, added
 
 
-NO_EDITS: Final = _Edits(frozenset(), ())
+NO_EDITS: Final = _Edits(frozenset(), (), by_request_id=(frozenset(), ()))
+
+
+def _by_request_id(
+    removed: frozenset[str], setters: tuple[tuple[str, ValueTemplate, bool, Getter | None], ...]
+) -> tuple[frozenset[str], tuple[tuple[str, tuple[str, ...]], ...]] | None:
+    """`_Edits.by_request_id` of header edits."""
+    dropped = set(removed)
+    added: list[tuple[str, tuple[str, ...]]] = []
+    for name, template, drops, _ in setters:
+        pieces = [""]
+        for part in template.parts:
+            if isinstance(part, str):
+                pieces[-1] += part
+            elif part is _request_id:
+                pieces.append("")
+            else:
+                return None
+        if drops:  # an overwrite whose value renders: always, here
+            dropped.add(name)
+        added.append((name, tuple(map(_clean, pieces))))
+    return frozenset(dropped), tuple(added)
 
 
 def _only_getter(template: ValueTemplate) -> Getter | None:

@@ -413,7 +413,12 @@ class _Connection(asyncio.Protocol):
                 assert self._lane is not None
                 body = self._body
                 whole = (body[0] if len(body) == 1 else b"".join(body)) if body else b""
-                if self._lane.start(self, candidate, whole, self._parser.should_keep_alive(), self._started):
+                try:
+                    taken = self._lane.start(self, candidate, whole, self._parser.should_keep_alive(), self._started)
+                except BaseException:
+                    self._busy = False  # a bug in the lane: `data_received` answers 500 (not busy, or it would wait)
+                    raise
+                if taken:
                     return
                 self._busy = False
             method, raw_path, raw_query, raw_headers, _, host_header, protocol = candidate

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Container
+from collections.abc import Set as AbstractSet
 from http import HTTPStatus
 from operator import itemgetter
 from time import monotonic, perf_counter, time_ns
@@ -77,6 +78,7 @@ from stageway.core.http_proxy import (
     parse_backend_url,
 )
 from stageway.core.ids import new_request_id
+from stageway.core.mapping import RequestMapping
 from stageway.functions import LocalRuntime
 from stageway.gateway.exchange import Exchange
 from stageway.gateway.pipeline import authorization_facts, backend_url, route_context
@@ -139,10 +141,14 @@ class LaneListener(Protocol):
 
 # What a request's route comes to on one plan: (stage, route, its HTTP proxy integration, backend method, the
 # backend request's line and `host` header, the backend URL, the Host header without its port, the path
-# parameters, the path routes were matched against, the API mapping key); False when the lane declines. A
-# route with a parameter mapping has no URL or request line here (b"", None): they depend on the mapping's
-# values, made per request.
-_Route = tuple[StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl | None, str, dict[str, str], str, str | None]
+# parameters, the path routes were matched against, the API mapping key, and for a mapped route whose
+# header edit is known but for the request id, that edit on bytes); False when the lane declines. A route
+# whose mapping edits the query string with values from the request (or the path) has no URL or request line
+# here (b"", None): they depend on the mapping's values, made per request.
+_Route = tuple[
+    StagePlan, RoutePlan, HttpProxyPlan, str, bytes, BackendUrl | None, str, dict[str, str], str, str | None,
+    "_ByRequestId | None",
+]
 _Resolved = _Route | LambdaRoute | Literal[False]
 
 # A request on its way: (listener, request id, time epoch ms, started, stage, route key, method, raw path,
@@ -220,14 +226,18 @@ class ProxyLane:
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
         time_epoch_ms = time_ns() // 1_000_000
+        edit = _UNEDITED
         built = None
         if route.lane_mapping is not None:
-            request = request_from_raw(
-                method, raw_path, raw_query, raw_headers, host_header, source_ip=listener.source_ip,
-                server_port=listener.server_port, protocol=protocol, request_id=request_id, time_epoch_ms=time_epoch_ms,
-            )
-            request.body = body
-            built = self._built(request, cast(_Route, resolved), authorized)
+            by_request_id = cast(_Route, resolved)[10]
+            if by_request_id is not None:  # header values known but for the request id: no objects to make
+                blocks, dropped, template, slots = by_request_id
+                edit = (blocks, dropped, template % ((request_id.encode(),) * slots))
+            else:
+                built = self._built_request(
+                    listener, method, raw_path, raw_query, raw_headers, host_header, protocol, request_id,
+                    time_epoch_ms, body, cast(_Route, resolved), authorized,
+                )
         # (Its integration latency counts from here: the backend request or the event is made next, as the
         # pipeline's counts from before it makes them.)
         in_flight: InFlight = (
@@ -248,16 +258,17 @@ class ProxyLane:
         if built is None:
             assert backend is not None
             data = _request_bytes(
-                listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, _UNEDITED
+                listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, edit
             )
         else:
             try:
-                edit = None if backend is None else _header_edit(route, built)
-                if edit is None:
+                built_edit = None if backend is None else _header_edit(route, built)
+                if built_edit is None:
                     backend, data = _mapped_request(route, proxy, backend_method, built)
                 else:
                     data = _request_bytes(
-                        listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, edit
+                        listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method,
+                        built_edit,
                     )
             except Exception as error:  # noqa: BLE001 - the pipeline's answer: 500 for a bad URL, as for a bug
                 self.fail(in_flight, error)
@@ -271,10 +282,29 @@ class ProxyLane:
             self.fail(in_flight, error)
         return True
 
-    def _built(self, request: IncomingRequest, resolved: _Route, authorized: AuthResult | None) -> _Built:
+    def _built_request(
+        self,
+        listener: LaneListener,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        raw_headers: list[bytes],
+        host_header: str,
+        protocol: str,
+        request_id: str,
+        time_epoch_ms: int,
+        body: bytes,
+        resolved: _Route,
+        authorized: AuthResult | None,
+    ) -> _Built:
         """The pipeline's objects of a mapped request: its mapping reads `$context`, `$request` and the
         authorizer's values from them."""
-        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = resolved
+        request = request_from_raw(
+            method, raw_path, raw_query, raw_headers, host_header, source_ip=listener.source_ip,
+            server_port=listener.server_port, protocol=protocol, request_id=request_id, time_epoch_ms=time_epoch_ms,
+        )
+        request.body = body
+        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key, _ = resolved
         context = route_context(
             self._gateway.plan, stage, route.route_key, path_parameters, request.raw_path, route_raw_path, host,
             mapping_key,
@@ -411,7 +441,7 @@ class ProxyLane:
             )
             return
         route_info, raw_headers, host_header, body, authorized, built = logged
-        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info
+        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info[:10]
         facts = None
         if built is not None:
             request, context, facts = built
@@ -499,7 +529,7 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         if not mapping.query_is_static:  # the URL and request line are made per request, once mapped
             return (
                 stage, target, proxy, backend_method, b"", None, host, match.path_parameters,
-                selection.route_raw_path, selection.mapping_key,
+                selection.route_raw_path, selection.mapping_key, None,
             )
         raw_query = mapping.static_query(raw_query)
     append_path = None
@@ -516,7 +546,7 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
         return False
     return (
         stage, target, proxy, backend_method, line, backend, host, match.path_parameters, selection.route_raw_path,
-        selection.mapping_key,
+        selection.mapping_key, None if mapping is None else _by_request_id(mapping),
     )
 
 
@@ -570,15 +600,46 @@ def _header_edit(route: RoutePlan, built: _Built) -> _HeaderEdit | None:
         lines = b"".join([b"%s: %s\r\n" % (name.encode(), value.encode("latin-1")) for name, value in added])
     except UnicodeEncodeError:
         return None
+    return (*_blocks_without(dropped), lines)
+
+
+def _blocks_without(dropped: AbstractSet[str]) -> tuple[dict[tuple[bytes, ...], _Block], frozenset[bytes]]:
+    """The request shapes' blocks for a header edit that drops these names, and the names the blocks leave out
+    (`_REQUEST_DROPPED` too) in bytes."""
     if not dropped:
-        return _REQUEST_BLOCKS, _REQUEST_DROPPED, lines
+        return _REQUEST_BLOCKS, _REQUEST_DROPPED
     key = dropped if isinstance(dropped, frozenset) else frozenset(dropped)
     shapes = _EDITED_BLOCKS.get(key)
     if shapes is None:
         shapes = ({}, _REQUEST_DROPPED | {name.encode() for name in key})
         if len(_EDITED_BLOCKS) < _MAX_BLOCKS:
             _EDITED_BLOCKS[key] = shapes
-    return shapes[0], shapes[1], lines
+    return shapes
+
+
+_ByRequestId = tuple[dict[tuple[bytes, ...], "_Block"], frozenset[bytes], bytes, int]
+"""A header edit known but for the request id: the blocks and names of `_blocks_without`, the added header
+lines as a `%` template of the request id, and how many times it goes in."""
+
+
+def _by_request_id(mapping: RequestMapping) -> _ByRequestId | None:
+    """The memo's form of `RequestMapping.header_edits.by_request_id`: None when there is none, or when the
+    edit is one `_header_edit` leaves to the pipeline's way (a forwarding header dropped, a value latin-1
+    cannot carry)."""
+    by_request_id = mapping.header_edits.by_request_id
+    if by_request_id is None:
+        return None
+    dropped, added = by_request_id
+    if not GATEWAY_ADDED.isdisjoint(dropped):
+        return None
+    try:
+        template = b"".join(
+            b"%s: %s\r\n" % (name.encode(), b"%s".join(piece.replace("%", "%%").encode("latin-1") for piece in pieces))
+            for name, pieces in added
+        )
+    except UnicodeEncodeError:
+        return None
+    return (*_blocks_without(dropped), template, sum(len(pieces) - 1 for _, pieces in added))
 
 
 def _mapped_request(route: RoutePlan, proxy: HttpProxyPlan, backend_method: str, built: _Built) -> tuple[BackendUrl, bytes]:
