@@ -804,15 +804,15 @@ apis:
     )
     with in_process_server(tmp_path / "api.yaml") as port:
         broken = {"left": 1}
-        request_bytes = proxy_lane._request_bytes
+        trace_id = proxy_lane.trace_id
 
-        def once_broken(*args: object) -> bytes:
+        def once_broken(time_epoch_ms: int) -> str:
             if broken["left"]:
                 broken["left"] -= 1
                 raise RuntimeError("a bug")
-            return request_bytes(*args)  # type: ignore[arg-type]
+            return trace_id(time_epoch_ms)
 
-        monkeypatch.setattr(proxy_lane, "_request_bytes", once_broken)
+        monkeypatch.setattr(proxy_lane, "trace_id", once_broken)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 500
         connection.close()

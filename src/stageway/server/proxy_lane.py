@@ -255,25 +255,37 @@ class ProxyLane:
         if metrics is not None:
             metrics.lane_requests += 1
         _, _, proxy, backend_method, request_line, backend, host = cast(_Route, resolved)[:7]
-        if built is None:
-            assert backend is not None
-            data = _request_bytes(
-                listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method, edit
-            )
-        else:
+        data = None
+        if built is not None:
             try:
                 built_edit = None if backend is None else _header_edit(route, built)
                 if built_edit is None:
                     backend, data = _mapped_request(route, proxy, backend_method, built)
                 else:
-                    data = _request_bytes(
-                        listener, request_line, names, raw_headers, time_epoch_ms, host, body, backend_method,
-                        built_edit,
-                    )
+                    edit = built_edit
             except Exception as error:  # noqa: BLE001 - the pipeline's answer: 500 for a bad URL, as for a bug
                 self.fail(in_flight, error)
                 return True
-            assert backend is not None
+        if data is None:
+            # The backend request made from the bytes the listener read, with a mapping's header edit: what
+            # `direct_backend_headers` and `encode_request` make of the pipeline's objects.
+            blocks, dropped, added = edit
+            data = _REQUEST_HEAD % (
+                request_line,
+                # The client's headers less `host` (the backend's own is in the request line's bytes),
+                # `content-length` (below) and what the edit drops, names lower-cased, values as sent.
+                header_block(blocks, dropped, names, raw_headers[1::2]),
+                listener.source_ip_bytes,
+                listener.server_port,
+                trace_id(time_epoch_ms).encode(),
+                added,
+                forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
+                # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
+                b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
+            )
+            if body:
+                data += body
+        assert backend is not None
         try:
             gateway.http_client.send_lane(
                 backend_method, backend, data, proxy.timeout_s, self._on_answer, in_flight
@@ -356,21 +368,20 @@ class ProxyLane:
         names = connection.names
         values = connection.raw_headers[1::2]
         origin = in_flight[13]
-        cors = in_flight[4].cors  # (an origin is kept only for a stage with CORS)
-        cors_lines = b"" if origin is None or cors is None else cors.response_lines(origin)
-        if cors_lines is None or b"connection" in names:
+        if origin is None:
+            block = None if b"connection" in names else header_block(_RESPONSE_BLOCKS, _RESPONSE_DROPPED, names, values)
+        else:
+            block = _cors_block(in_flight[4], origin, names, values)
+        if block is None:
             # A `connection` header's tokens name more headers to drop; CORS headers the listener must encode:
             # the pipeline's filters, the listener's encoder.
             headers = backend_response_headers(zip(map(_latin_1, names), map(_latin_1, values), strict=True))
+            cors = in_flight[4].cors
             if origin is not None and cors is not None:
                 headers = cors.answer_headers(headers, origin)
             response = GatewayResponse(status, headers, body)
             keep_alive = listener.lane_write_response(response, in_flight[1], in_flight[10], in_flight[9])
         else:
-            if origin is None:
-                block = header_block(_RESPONSE_BLOCKS, _RESPONSE_DROPPED, names, values)
-            else:  # the backend's CORS headers replaced by the configured ones, as `CorsPolicy.answer_headers` does
-                block = header_block(_CORS_RESPONSE_BLOCKS, _CORS_RESPONSE_DROPPED, names, values) + cors_lines
             head = b"%s%s%scontent-length: %d\r\napigw-requestid: %s\r\n" % (
                 _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
                 date_header_line(time_ns() // 1_000_000_000)[1],
@@ -555,36 +566,6 @@ def _route_of(plan: GatewayPlan, host_header: str, method: str, raw_path: str, r
 _HeaderEdit = tuple[dict[tuple[bytes, ...], "_Block"], frozenset[bytes], bytes]
 
 
-def _request_bytes(
-    listener: LaneListener,
-    request_line: bytes,
-    names: tuple[bytes, ...],
-    raw_headers: list[bytes],
-    time_epoch_ms: int,
-    host: str,
-    body: bytes,
-    backend_method: str,
-    edit: _HeaderEdit,
-) -> bytes:
-    """The backend request made from the bytes the listener read, with a mapping's header `edit`: what
-    `direct_backend_headers` and `encode_request` make of the pipeline's objects."""
-    blocks, dropped, added = edit
-    data = _REQUEST_HEAD % (
-        request_line,
-        # The client's headers less `host` (the backend's own is in the request line's bytes), `content-length`
-        # (below) and what the edit drops, names lower-cased, values as sent.
-        header_block(blocks, dropped, names, raw_headers[1::2]),
-        listener.source_ip_bytes,
-        listener.server_port,
-        trace_id(time_epoch_ms).encode(),
-        added,
-        forwarded_element(None, listener.source_ip, host, "http").encode("latin-1"),
-        # As the HTTP client announces a body: always for POST, PUT and PATCH, even an empty one.
-        b"content-length: %d\r\n" % len(body) if body or backend_method in _BODY_METHODS else b"",
-    )
-    return data + body if body else data
-
-
 def _header_edit(route: RoutePlan, built: _Built) -> _HeaderEdit | None:
     """The header edit of a mapped request whose URL is made once per request shape
     (`RequestMapping.query_is_static`), on bytes. None when the edit drops a forwarding header the gateway
@@ -674,11 +655,25 @@ _UNEDITED: _HeaderEdit = (_REQUEST_BLOCKS, _REQUEST_DROPPED, b"")
 _MAX_BLOCKS = 1024
 
 
+def _cors_block(stage: StagePlan, origin: str, names: tuple[bytes, ...], values: list[bytes]) -> bytes | None:
+    """The answer's header block for a CORS request (one with `Origin`): the backend's headers without its CORS
+    headers, then the configured ones, as `CorsPolicy.answer_headers` makes them. None when the listener's
+    encoder must write them (a `connection` header to interpret, a CORS value latin-1 cannot carry)."""
+    cors = stage.cors
+    assert cors is not None  # (an origin is kept only for a stage with CORS)
+    lines = cors.response_lines(origin)
+    if lines is None or b"connection" in names:
+        return None
+    return header_block(_CORS_RESPONSE_BLOCKS, _CORS_RESPONSE_DROPPED, names, values) + lines
+
+
 def _joined_header(names: tuple[bytes, ...], raw_headers: list[bytes], name: bytes) -> str | None:
     """A request header's values (`name` lower-cased, as `names` are) joined with ",", as
     `IncomingRequest.header` joins them for the pipeline; None when the request has none."""
     if name not in names:
         return None
+    if names.count(name) == 1:  # the common case: one value, found without a loop in Python
+        return raw_headers[2 * names.index(name) + 1].decode("latin-1")
     return ",".join([value.decode("latin-1") for header, value in zip(names, raw_headers[1::2], strict=False) if header == name])
 
 
