@@ -26,6 +26,7 @@ import pytest
 from tests.support.jwks_server import JwksServer
 from tests.support.lane_pair import (
     Answer,
+    BrokenOnce,
     Pair,
     Request,
     both,
@@ -388,23 +389,10 @@ apis:
       GET /plain: plain
 """
     )
-    broken = {"event": 1, "answer": 1}
-    make_event, parse = lambda_lane._v2_event, lambda_lane.parse_v2_response
-
-    def event_once_broken(*args: Any) -> Any:
-        if broken["event"]:
-            broken["event"] -= 1
-            raise RuntimeError("a bug building the event")
-        return make_event(*args)
-
-    def parse_once_broken(payload: bytes) -> Any:
-        if broken["answer"]:
-            broken["answer"] -= 1
-            raise RuntimeError("a bug reading the answer")
-        return parse(payload)
-
-    monkeypatch.setattr(lambda_lane, "_v2_event", event_once_broken)
-    monkeypatch.setattr(lambda_lane, "parse_v2_response", parse_once_broken)
+    event_broken = BrokenOnce(lambda_lane._v2_event, "a bug building the event")
+    answer_broken = BrokenOnce(lambda_lane.parse_v2_response, "a bug reading the answer")
+    monkeypatch.setattr(lambda_lane, "_v2_event", event_broken)
+    monkeypatch.setattr(lambda_lane, "parse_v2_response", answer_broken)
     with in_process_server(tmp_path / "api.yaml") as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
         # Before anything was sent: the pipeline's 500 for an unexpected error, the connection kept.
@@ -415,7 +403,7 @@ apis:
             assert sock.recv(65536) == b""
         assert send(connection, "GET", "/plain", [("Host", "127.0.0.1")], b"")[::3] == (200, b"Hello")
         connection.close()
-        assert broken == {"event": 0, "answer": 0}
+        assert event_broken.raised and answer_broken.raised
 
 
 def test_an_invocation_queued_when_its_function_is_deleted_is_answered_as_the_pipeline_answers(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from tests.support.control import start_control_plane
 from tests.support.jwks_server import JwksServer
 from tests.support.lane_pair import (
     Answer,
+    BrokenOnce,
     Pair,
     both,
     in_process_server,
@@ -587,11 +588,7 @@ def test_a_client_that_leaves_does_not_stop_the_lane(servers: Pair) -> None:
     assert _lane_count(servers.lane_admin) - before == 4
 
 
-def test_a_bug_while_answering_costs_only_that_connection(
-    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from stageway.server import proxy_lane
-
+def _one_route_api(backend: BackendServer, tmp_path: Path) -> Path:
     (tmp_path / "api.yaml").write_text(
         f"""
 apis:
@@ -601,23 +598,39 @@ apis:
         integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
 """
     )
-    with in_process_server(tmp_path / "api.yaml") as port:
-        broken = {"left": 1}
-        pass_on = proxy_lane.ProxyLane._pass_on
+    return tmp_path / "api.yaml"
 
-        def once_broken(self: object, in_flight: object, connection: object) -> None:
-            if broken["left"]:
-                broken["left"] -= 1
-                raise RuntimeError("a bug")
-            pass_on(self, in_flight, connection)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(proxy_lane.ProxyLane, "_pass_on", once_broken)
+def test_a_bug_while_answering_costs_only_that_connection(
+    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stageway.server import proxy_lane
+
+    with in_process_server(_one_route_api(backend, tmp_path)) as port:
+        broken = BrokenOnce(proxy_lane.ProxyLane._pass_on)
+        monkeypatch.setattr(proxy_lane.ProxyLane, "_pass_on", lambda *args: broken(*args))
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"GET /pets HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert sock.recv(65536) == b""  # closed without an answer
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
         connection.close()
+        assert broken.raised
+
+
+def test_a_bug_before_the_lane_sends_anything_is_a_500_not_a_hang(
+    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stageway.server import proxy_lane
+
+    with in_process_server(_one_route_api(backend, tmp_path)) as port:
+        broken = BrokenOnce(proxy_lane.trace_id)
+        monkeypatch.setattr(proxy_lane, "trace_id", broken)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 500
+        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200  # the connection kept
+        connection.close()
+        assert broken.raised
 
 
 JWT_HOST = ("Host", "guarded001.execute-api.localhost")
@@ -786,36 +799,3 @@ def test_stage_access_log_lines_of_mapped_requests_are_the_pipelines(servers: Pa
     lane_lines = _new_stage_lines(servers.lane, before["lane"])
     assert [(line["status"], line["sub"]) for line in lane_lines] == [("200", "logged-mapped"), ("200", "-"), ("500", "-")]
     assert lane_lines == _new_stage_lines(servers.pipeline, before["pipeline"])
-
-
-def test_a_bug_before_the_lane_sends_anything_is_a_500_not_a_hang(
-    backend: BackendServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from stageway.server import proxy_lane
-
-    (tmp_path / "api.yaml").write_text(
-        f"""
-apis:
-  bug:
-    routes:
-      GET /pets:
-        integration: {{integrationType: HTTP_PROXY, integrationUri: "{backend.url}/pets"}}
-"""
-    )
-    with in_process_server(tmp_path / "api.yaml") as port:
-        broken = {"left": 1}
-        trace_id = proxy_lane.trace_id
-
-        def once_broken(time_epoch_ms: int) -> str:
-            if broken["left"]:
-                broken["left"] -= 1
-                raise RuntimeError("a bug")
-            return trace_id(time_epoch_ms)
-
-        monkeypatch.setattr(proxy_lane, "trace_id", once_broken)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 500
-        connection.close()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        assert send(connection, "GET", "/pets", [("Host", "127.0.0.1")], b"")[0] == 200
-        connection.close()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import http.client
 import re
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.stageway_server import StagewayServer, free_port
 
@@ -128,3 +129,19 @@ def in_process_server(api_file: Path) -> Iterator[int]:
         thread.join(10)
         loop.run_until_complete(node.runtime.close())  # function workers, if any ran
         loop.close()
+
+
+class BrokenOnce:
+    """A stand-in for a function of the server's: its first call raises RuntimeError (a bug), later calls go
+    to the function. `raised` says whether the bug happened."""
+
+    def __init__(self, function: Callable[..., Any], message: str = "a bug") -> None:
+        self._function = function
+        self._message = message
+        self.raised = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.raised:
+            self.raised = True
+            raise RuntimeError(self._message)
+        return self._function(*args, **kwargs)
