@@ -32,9 +32,22 @@ anything is sent and the request goes the pipeline's way:
   throttle answers without waiting (the in-process buckets; with Redis buckets every request takes the
   pipeline).
 
-A mapped request costs the lane the pipeline's objects (`IncomingRequest`, `RouteContext`, the `$context`
-view), its mapping and the backend's header list made as the pipeline makes them (`_mapped_request`); the
-stage's access-log line reuses them. An unmapped one is made from the listener's bytes.
+A request parameter mapping is applied in one of three ways, each giving what the pipeline's gives:
+
+- its query string edits are static text and its header values static text or the request id
+  (`RequestMapping.query_is_static`, `header_edits.by_request_id`): the URL, the request line and the header
+  edit are made once per request shape (the route memo below), the edit as a `%` template the request id
+  goes into, and the request is made from the listener's bytes like an unmapped one;
+- its query string is static but its header values read the request (a header, the body, the authorizer's
+  claims): the pipeline's objects (`IncomingRequest`, `RouteContext`, the `$context` view) are made for it,
+  `RequestMapping.header_changes` gives the edit, and the request is still made from the bytes
+  (`_header_edit`);
+- anything else (query values from the request, `overwrite:path`, an edit that drops a forwarding header or
+  adds a value latin-1 cannot carry): the pipeline's objects, `RequestMapping.apply`, `direct_backend_headers`
+  and `encode_request`, as in the pipeline (`_mapped_request`).
+
+A stage's access-log line is rendered from the lane's values (`AccessLogPlan.values_renderer`) when its format
+allows, else from the pipeline's objects (those of the mapping when it made them).
 
 Once the request is sent, what goes wrong is answered as the pipeline answers it: a timeout is 503, a
 connection or protocol failure 500, a stale pooled connection is retried once on a new one (the client's
