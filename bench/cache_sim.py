@@ -6,8 +6,8 @@ past the caches. How long a miss takes is the host's affair (a busy neighbour ev
 it from tens of nanoseconds into a trip to DRAM), which is why the timed ratio drifts with the host; the
 number of misses is the matcher's.
 
-The simulated caches: first level 32 KiB data, last level 512 KiB (this host's per-core L2; 8-way, 64-byte
-lines). Misses per match are the difference between runs of 3 passes and 1 pass (same hash seed) over the row's lookups, so
+The simulated caches: first level 32 KiB data, last level 512 KiB (the per-core L2 of the AMD EPYC host this
+was first measured on, kept fixed so counts compare across hosts; 8-way, 64-byte lines). Misses per match are the difference between runs of 3 passes and 1 pass (same hash seed) over the row's lookups, so
 that building the table (and starting Python) cancels out.
 
     python -m bench.cache_sim            # both tables, printed

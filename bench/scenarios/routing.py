@@ -109,6 +109,6 @@ def _counted_misses(ctx: Context) -> str:
     big, small = misses[10_000], misses[10]
     return (
         f"cache misses per match, counted by cachegrind (python -m bench.cache_sim; 32 KiB first level, 512 KiB "
-        f"last level as this host's L2): 10,000 routes {big.first_level:.1f} first-level, {big.last_level:.2f} "
+        f"last level as the EPYC host's L2): 10,000 routes {big.first_level:.1f} first-level, {big.last_level:.2f} "
         f"last-level; 10 routes {small.first_level:.1f}, {small.last_level:.2f}"
     )
