@@ -338,7 +338,7 @@ class ProxyLane:
         return request, context, facts
 
     def _authorized(self, route: RoutePlan, names: tuple[bytes, ...], raw_headers: list[bytes]) -> AuthResult | None:
-        """A request to a `jwt_proxy` or `jwt_lambda` route: the authorizer's result when its token is one
+        """A request to a route with `lane_jwt`: the authorizer's result when its token is one
         the authorizer lets through now without fetching or verifying anything. None for anything else (no
         token, a new or refused one): the pipeline's, which authorizes it and answers as AWS does."""
         authorizer = route.lane_jwt
