@@ -508,16 +508,20 @@ def _only_getter(template: ValueTemplate) -> Getter | None:
     return None if only is None or isinstance(only, str) else only
 
 
+def _header_changes(edits: _Edits, env: ValueSources) -> tuple[AbstractSet[str], list[tuple[str, str]]]:
+    """Header edits' `render`, with the values added cleaned of line breaks (static ones were when made)."""
+    dropped, added = edits.render(env)
+    if added is not edits.fixed:
+        added = [(name, _clean(value)) for name, value in added]
+    return dropped, added
+
+
 def _edit_headers(
     headers: list[tuple[str, str]], edits: _Edits, env: ValueSources
 ) -> list[tuple[str, str]]:
-    dropped, added = edits.render(env)
+    dropped, added = _header_changes(edits, env)
     edited = [(name, value) for name, value in headers if name.lower() not in dropped] if dropped else headers[:]
-    if added is edits.fixed:
-        edited += added  # cleaned when made
-    else:
-        for name, value in added:
-            edited.append((name, _clean(value)))
+    edited += added
     return edited
 
 
@@ -589,8 +593,8 @@ class RequestMapping:
         raw_query = request.raw_query
         query_edits = self.query_edits
         if query_edits.active:
-            if not raw_query and query_edits.fixed is not None:
-                raw_query = query_edits.fixed_query  # nothing to drop from, nothing to render
+            if query_edits.fixed is not None:
+                raw_query = self.static_query(raw_query)
             else:
                 raw_query = _edit_query(raw_query, query_edits, *query_edits.render(env))
         path = None
@@ -607,18 +611,16 @@ class RequestMapping:
         if not query_edits.active:
             return raw_query
         assert query_edits.fixed is not None
+        if not raw_query:
+            return query_edits.fixed_query  # nothing to drop from, nothing to render
         return _edit_query(raw_query, query_edits, query_edits.removed, query_edits.fixed)
 
     def header_changes(self, context: ContextVariables) -> tuple[AbstractSet[str], list[tuple[str, str]]]:
         """The header edit `apply` makes for one request, as (the names it drops, lower-case; the (name, value)
         pairs it adds after what is kept, values cleaned of line breaks), for a caller that writes the
         headers itself (the proxy lane, on bytes). The caller must not change them."""
-        header_edits = self.header_edits
-        if header_edits.fixed is not None:
-            return header_edits.removed, header_edits.fixed  # (cleaned when made)
         request = context.request
-        dropped, added = header_edits.render(ValueSources(context, request.headers, request.body, request.raw_query))
-        return dropped, [(name, _clean(value)) for name, value in added]
+        return _header_changes(self.header_edits, ValueSources(context, request.headers, request.body, request.raw_query))
 
 
 NO_REQUEST_MAPPING: Final = RequestMapping()

@@ -319,17 +319,18 @@ class ProxyLane:
         request_id: str,
         time_epoch_ms: int,
         body: bytes,
-        resolved: _Route,
+        resolved: _Route | LambdaRoute,
         authorized: AuthResult | None,
     ) -> _Built:
-        """The pipeline's objects of a mapped request: its mapping reads `$context`, `$request` and the
-        authorizer's values from them."""
+        """The pipeline's objects of a lane request: a mapping reads `$context`, `$request` and the
+        authorizer's values from them, and a stage access-log line whose format the lane's values cannot
+        render is made from them."""
         request = request_from_raw(
             method, raw_path, raw_query, raw_headers, host_header, source_ip=listener.source_ip,
             server_port=listener.server_port, protocol=protocol, request_id=request_id, time_epoch_ms=time_epoch_ms,
         )
         request.body = body
-        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key, _ = resolved
+        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = resolved[:10]
         context = route_context(
             self._gateway.plan, stage, route.route_key, path_parameters, request.raw_path, route_raw_path, host,
             mapping_key,
@@ -465,31 +466,12 @@ class ProxyLane:
             )
             return
         route_info, raw_headers, host_header, body, authorized, built = logged
-        stage, route, _, _, _, _, host, path_parameters, route_raw_path, mapping_key = route_info[:10]
-        facts = None
-        if built is not None:
-            request, context, facts = built
-        else:
-            listener = in_flight[0]
-            request = request_from_raw(
-                in_flight[6],
-                in_flight[7],
-                in_flight[8],
-                raw_headers,
-                host_header,
-                source_ip=listener.source_ip,
-                server_port=listener.server_port,
-                protocol=in_flight[9],
-                request_id=in_flight[1],
-                time_epoch_ms=in_flight[2],
+        if built is None:
+            built = self._built_request(
+                in_flight[0], in_flight[6], in_flight[7], in_flight[8], raw_headers, host_header, in_flight[9],
+                in_flight[1], in_flight[2], body, route_info, authorized,
             )
-            request.body = body
-            context = route_context(
-                self._gateway.plan, stage, route.route_key, path_parameters, in_flight[7], route_raw_path, host,
-                mapping_key,
-            )
-            if authorized is not None:  # `$context.authorizer.claims.*` and the rest, as the pipeline sets them
-                facts = authorization_facts(route, authorized, context)
+        request, context, facts = built
         exchange = Exchange(
             request,
             response,
