@@ -158,10 +158,28 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def row_arguments(argv: list[str], key: str) -> list[str]:
+    """The arguments that measure one row again as this run did: the run's own, less what picks rows
+    (`--only`, `--skip`, `--output`: a one-row run should not overwrite the table it repeats), plus `--only KEY`."""
+    kept: list[str] = []
+    skipping = False
+    for argument in argv:
+        if skipping:
+            skipping = False
+            continue
+        name = argument.split("=", 1)[0]
+        if name in ("--only", "--skip", "--output"):
+            skipping = "=" not in argument
+            continue
+        kept.append(argument)
+    return [*kept, "--only", key]
+
+
 def render(
     args: argparse.Namespace,
     argv: list[str],
     rows: list[tuple[str, Row]],
+    keys: dict[str, str],
     tools: dict[str, str],
     elapsed: float,
     interrupted: bool,
@@ -204,13 +222,14 @@ def render(
         )
     out += [
         "",
-        "| # | row | stageway | reference | ratio | target | result |",
-        "|---|---|---|---|---|---|---|",
+        "| # | row | stageway | reference | ratio | target | result | repeat it: `make bench BENCH_ARGS=…` |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for number, row in rows:
+        repeat = shlex.join(row_arguments(argv, keys[number]))
         out.append(
             f"| {number} | {_cell(row.name)} | {_cell(row.stageway)} | {_cell(row.reference)} | "
-            f"{_cell(row.ratio)} | {_cell(row.target)} | {_cell(row.result)} |"
+            f"{_cell(row.ratio)} | {_cell(row.target)} | {_cell(row.result)} | `{_cell(repeat)}` |"
         )
     make_args = shlex.join(argv)
     out += [
@@ -262,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     foreign_load = ForeignLoad()
     chosen = [s for s in selected(args) if not s.planned]
     rows: list[tuple[str, Row]] = []
+    keys: dict[str, str] = {}
+    """Row number -> the key of the scenario that measured it (`--only KEY` repeats it)."""
     probes: list[float] = []
     failed = False
     interrupted = False
@@ -298,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 if reason is not None:
                     text = reason if reason.startswith("error") else f"not measured: {reason}"
                     rows.append((number, Row(name=scenario.title, result=text)))
+                    keys[number] = scenario.key
                     log(f"{scenario.key}: {text}")
                     continue
                 assert scenario.run is not None
@@ -319,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                     row.details.append(f"host probe just before this row: {speed:,.0f} ns per match (see Host speed above the table)")
                     suffix = "abcdefgh"[position] if len(produced) > 1 else ""
                     rows.append((number + suffix, row))
+                    keys[number + suffix] = scenario.key
                     log(f"{scenario.key}: {row.stageway} vs {row.reference} -> {row.ratio} ({row.result})")
                 log(f"{scenario.key}: took {time.perf_counter() - begun:.1f} s")
         except KeyboardInterrupt:
@@ -330,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         args,
         argv,
         rows,
+        keys,
         tools,
         time.perf_counter() - started,
         interrupted,
