@@ -53,6 +53,17 @@ def raw_header_names(raw_names: Sequence[bytes]) -> tuple[bytes, ...]:
         return tuple(map(raw_header_name, raw_names))
 
 
+def joined_header(names: tuple[bytes, ...], raw_headers: list[bytes], name: bytes) -> str | None:
+    """A request header's values from the listener's raw headers (name, value, ... as bytes; `names` their
+    `raw_header_names`, `name` lower-cased as they are), joined with "," as `IncomingRequest.header` joins
+    them for the pipeline; None when the request has none."""
+    if name not in names:
+        return None
+    if names.count(name) == 1:  # the common case: one value, found without a loop in Python
+        return raw_headers[2 * names.index(name) + 1].decode("latin-1")
+    return ",".join([value.decode("latin-1") for header, value in zip(names, raw_headers[1::2], strict=False) if header == name])
+
+
 @dataclass(slots=True)
 class IncomingRequest:
     """One client request, as the public listener received it."""

@@ -25,6 +25,7 @@ from stageway.core.context_vars import (
     rounded_number,
     whole_number,
 )
+from stageway.core.http import joined_header, raw_header_names
 from stageway.gateway.exchange import Exchange
 
 ExchangeRenderer = Callable[[Exchange, float], str]
@@ -125,12 +126,7 @@ def values_renderer(log_format: LogFormat) -> ValuesRenderer | None:
 
 def _user_agent(raw_headers: list[bytes]) -> str | None:
     """The `User-Agent` values joined with ",", as `IncomingRequest.header("user-agent")` gives them."""
-    values = [
-        raw_headers[index + 1].decode("latin-1")
-        for index in range(0, len(raw_headers), 2)
-        if raw_headers[index].lower() == b"user-agent"
-    ]
-    return ",".join(values) if values else None
+    return joined_header(raw_header_names(raw_headers[::2]), raw_headers, b"user-agent")
 
 
 def exchange_renderer(log_format: LogFormat) -> ExchangeRenderer | None:

@@ -79,7 +79,7 @@ from stageway.core.clock import date_header_line
 from stageway.core.context_vars import ContextVariables, RequestFacts
 from stageway.core.errors import GatewayError, InternalServerError
 from stageway.core.forwarding import GATEWAY_ADDED, trace_id
-from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext
+from stageway.core.http import GatewayResponse, IncomingRequest, RouteContext, joined_header
 from stageway.core.http_proxy import (
     RESPONSE_DROPPED_HEADERS,
     TWO_STEP_HEADERS,
@@ -234,7 +234,7 @@ class ProxyLane:
         if stage.cors is not None:
             if method == "OPTIONS":
                 return False  # a preflight is answered by the pipeline, before routing
-            origin = _joined_header(names, raw_headers, b"origin")
+            origin = joined_header(names, raw_headers, b"origin")
         if not gateway.throttler.admit_now(route.throttle_limits, monotonic()):
             return False  # throttled (429) or a throttle to await: the pipeline says which
         request_id = new_request_id()
@@ -345,7 +345,7 @@ class ProxyLane:
         authorizer = route.lane_jwt
         assert authorizer is not None
         # (The source's name is lower-cased, as `names` are.)
-        value = _joined_header(names, raw_headers, authorizer.identity_source.name.encode("latin-1"))
+        value = joined_header(names, raw_headers, authorizer.identity_source.name.encode("latin-1"))
         if value is None:
             return None
         return self._gateway.authorizers.result_without_io(authorizer, route.auth.scopes, value)
@@ -660,16 +660,6 @@ def _cors_block(stage: StagePlan, origin: str, names: tuple[bytes, ...], values:
     if lines is None or b"connection" in names:
         return None
     return header_block(_CORS_RESPONSE_BLOCKS, _CORS_RESPONSE_DROPPED, names, values) + lines
-
-
-def _joined_header(names: tuple[bytes, ...], raw_headers: list[bytes], name: bytes) -> str | None:
-    """A request header's values (`name` lower-cased, as `names` are) joined with ",", as
-    `IncomingRequest.header` joins them for the pipeline; None when the request has none."""
-    if name not in names:
-        return None
-    if names.count(name) == 1:  # the common case: one value, found without a loop in Python
-        return raw_headers[2 * names.index(name) + 1].decode("latin-1")
-    return ",".join([value.decode("latin-1") for header, value in zip(names, raw_headers[1::2], strict=False) if header == name])
 
 
 def header_block(
